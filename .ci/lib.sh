@@ -1,0 +1,46 @@
+# Shared by .ci/up and .ci/test: a venv with the pinned requirements, compiled catalogues, services when present.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+
+ensure_venv() {
+  local reqs="$1"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating virtualenv in .venv"
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(cat "$reqs" requirements.txt | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "==> installing $reqs"
+    "$VENV/bin/pip" install --quiet --upgrade pip
+    "$VENV/bin/pip" install --quiet -r "$reqs"
+    touch "$stamp"
+  fi
+}
+
+ensure_gettext() {
+  if ! command -v msgfmt >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "==> installing gettext (msgfmt) to compile the translation catalogues"
+      apt-get update -qq && apt-get install -y -qq gettext >/dev/null
+    else
+      echo "!! msgfmt not found: install gettext to compile translations" >&2
+      return 1
+    fi
+  fi
+}
+
+compile_catalogues() {
+  ensure_gettext
+  "$VENV/bin/python" manage.py compilemessages --ignore=.venv -v 0
+}
+
+postgres_up() { "$VENV/bin/python" - <<'PYEOF' 2>/dev/null
+import psycopg2
+psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=2).close()
+PYEOF
+}
+
+redis_up() { "$VENV/bin/python" -c "import redis; redis.Redis(host='127.0.0.1', port=6379, socket_timeout=2).ping()" 2>/dev/null; }

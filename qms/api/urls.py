@@ -1,0 +1,10 @@
+"""/api/v1/ — each area owns its own url module; this file only stitches them together."""
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("qms.api.plant_urls")),
+    path("", include("qms.api.dictionary_urls")),
+    path("", include("qms.api.ingest_urls")),
+    path("", include("qms.api.admin_urls")),
+    path("", include("traceability.api_urls")),
+]

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class QmsConfig(AppConfig):
+    name = "qms"
+    verbose_name = _("Quality management")
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from qms.audit import receivers  # noqa: F401  (connects the history → audit-chain receiver)
+        from qms.auth.roles import ensure_roles
+
+        # Without a sender: permissions of apps migrated after qms must exist before the groups are filled.
+        post_migrate.connect(ensure_roles, dispatch_uid="qms.ensure_roles")

@@ -1,0 +1,9 @@
+"""Test settings: production settings with DEBUG-mode defaults for the secrets and a fast password hasher."""
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("QP_VAR_DIR", "/tmp/qualitypulse-test-var")
+
+from qms.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
