@@ -5,6 +5,8 @@ urlpatterns = [
     path("", include("qms.api.plant_urls")),
     path("", include("qms.api.dictionary_urls")),
     path("", include("qms.api.ingest_urls")),
+    path("", include("qms.api.events_urls")),
     path("", include("qms.api.admin_urls")),
+    path("", include("spc.api_urls")),
     path("", include("traceability.api_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Domain services: every state change of a quality record goes through one named function here."""
