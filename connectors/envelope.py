@@ -1,0 +1,44 @@
+"""The reading envelope: one normalised value from one source, as every protocol adapter produces it.
+
+Adapters (OPC UA, Modbus, MQTT, ...) build envelopes; the runner writes them to the durable local outbox before
+acknowledging the source, then flushes batches to the ingest task. No Django import: adapters stay testable alone.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+QualityName = Literal["good", "uncertain", "bad"]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    connector: str                 # connector name, unique per site
+    source_ref: str                # node id / register spec / topic — where the value came from
+    characteristic: str            # data-dictionary code it maps to
+    value: float | None            # normalised (scaled) value; None only with quality "bad"
+    raw_value: object              # what the source sent, for diagnosis (JSON-serialisable)
+    quality: QualityName
+    source_ts: datetime | None     # when the machine measured it (OPC UA SourceTimestamp, payload ts, ...)
+    server_ts: datetime | None     # when the server/broker stamped it (OPC UA ServerTimestamp), if any
+    received_ts: datetime          # when the runner received it
+    seq: int = 0                   # per-connector sequence number, assigned by the outbox
+    backfill: bool = False         # historical data delivered late (store, but do not alarm as live)
+    lot: str | None = None
+    equipment: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for key in ("source_ts", "server_ts", "received_ts"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+class ReadingSink(Protocol):
+    """Where adapters hand readings. `put` returns only once the envelopes are durable (outbox committed):
+    an adapter acknowledges its source (MQTT PUBACK, table ack column, ...) only after `put` returned."""
+
+    async def put(self, envelopes: list[Envelope]) -> None: ...
