@@ -1,0 +1,1 @@
+"""Modbus TCP connector: codec (pure decoding), plan (read planning, unit health), poller (the session)."""
