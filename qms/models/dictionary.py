@@ -1,11 +1,26 @@
 """The data dictionary — the unified data exchange standard every reading is normalised against."""
+import math
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.dispatch import receiver
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
+
+from qms.audit.context import current_actor
 
 from .plant import Equipment, Operation, Site
+
+
+class ActorStampedHistory(models.Model):
+    """Extra column on historical records: who acted, also when it was a machine token (history_user is a User FK)."""
+
+    history_actor = models.CharField(_("changed by"), max_length=150, blank=True, default="")
+
+    class Meta:
+        abstract = True
 
 
 class Characteristic(models.Model):
@@ -59,13 +74,15 @@ class Characteristic(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.RELEASED)
     version = models.PositiveIntegerField(_("version"), default=1)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(bases=[ActorStampedHistory])
 
-    # Changing any of these on a released entry changes how data is judged: a reason is mandatory.
+    # Changing any of these on a released entry changes how data is judged (or, for the code, which readings map to
+    # it): a reason is mandatory.
     JUDGEMENT_FIELDS = (
-        "unit", "data_type", "precision", "precision_policy", "physical_min", "physical_max",
+        "code", "unit", "data_type", "precision", "precision_policy", "physical_min", "physical_max",
         "nominal", "lsl", "usl", "subgroup_size", "criticality", "status",
     )
+    NUMERIC_FIELDS = ("physical_min", "physical_max", "nominal", "lsl", "usl", "update_period_s")
 
     class Meta:
         ordering = ["site__code", "code"]
@@ -87,18 +104,54 @@ class Characteristic(models.Model):
 
     def clean(self):
         errors = {}
-        if self.physical_min is not None and self.physical_max is not None and self.physical_min > self.physical_max:
-            errors["physical_max"] = _("The physical maximum must not be below the physical minimum.")
-        if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
-            errors["usl"] = _("The upper specification limit must be above the lower one.")
-        if self.nominal is not None:
-            if self.lsl is not None and self.nominal < self.lsl:
-                errors["nominal"] = _("The nominal lies below the lower specification limit.")
-            if self.usl is not None and self.nominal > self.usl:
-                errors["nominal"] = _("The nominal lies above the upper specification limit.")
+        for field in self.NUMERIC_FIELDS:
+            value = getattr(self, field)
+            if isinstance(value, float) and not math.isfinite(value):
+                errors[field] = _("Must be a finite number.")
+        if errors:
+            raise ValidationError(errors)
+        self._check_ranges(errors)
+        if self.update_period_s is not None and self.update_period_s <= 0:
+            errors["update_period_s"] = _("The expected update period must be positive.")
         if self.subgroup_size < 1 or self.subgroup_size > 25:
             errors["subgroup_size"] = _("The subgroup size must be between 1 and 25.")
         if self.precision > 9:
             errors["precision"] = _("At most 9 decimal places are supported.")
         if errors:
             raise ValidationError(errors)
+
+    def _check_ranges(self, errors: dict) -> None:
+        """physical_min ≤ LSL ≤ nominal ≤ USL ≤ physical_max, for whichever of them are set (LSL < USL strictly)."""
+        low, high = self.physical_min, self.physical_max
+        if low is not None and high is not None and low > high:
+            errors["physical_max"] = _("The physical maximum must not be below the physical minimum.")
+        if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
+            errors["usl"] = _("The upper specification limit must be above the lower one.")
+        below = {
+            "lsl": _("The lower specification limit lies below the physical minimum %(limit)s."),
+            "usl": _("The upper specification limit lies below the physical minimum %(limit)s."),
+            "nominal": _("The nominal lies below the physical minimum %(limit)s."),
+        }
+        above = {
+            "lsl": _("The lower specification limit lies above the physical maximum %(limit)s."),
+            "usl": _("The upper specification limit lies above the physical maximum %(limit)s."),
+            "nominal": _("The nominal lies above the physical maximum %(limit)s."),
+        }
+        for field in ("lsl", "usl", "nominal"):
+            value = getattr(self, field)
+            if value is None or field in errors:
+                continue
+            if low is not None and value < low:
+                errors[field] = below[field] % {"limit": low}
+            elif high is not None and value > high:
+                errors[field] = above[field] % {"limit": high}
+        if self.nominal is not None and "nominal" not in errors:
+            if self.lsl is not None and self.nominal < self.lsl:
+                errors["nominal"] = _("The nominal lies below the lower specification limit.")
+            if self.usl is not None and self.nominal > self.usl:
+                errors["nominal"] = _("The nominal lies above the upper specification limit.")
+
+
+@receiver(pre_create_historical_record, sender=Characteristic.history.model)
+def stamp_history_actor(sender, history_instance, **kwargs):
+    history_instance.history_actor = current_actor().label[:150]

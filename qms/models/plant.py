@@ -1,4 +1,6 @@
 """The ISA-95 plant model: Site → Area → Line → Work center → Equipment, plus products and routing operations."""
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -8,8 +10,6 @@ DEFAULT_NAMING_RULE = r"^[A-Z][A-Z0-9_]*(\.[A-Z][A-Z0-9_]*){2,4}$"
 
 
 def validate_regex(value: str) -> None:
-    import re
-
     try:
         re.compile(value)
     except re.error as exc:
@@ -36,6 +36,18 @@ class Site(models.Model):
 
     def __str__(self):
         return self.code
+
+    def follows_naming_rule(self, code: str) -> bool:
+        """Whether a data-dictionary code matches this site's naming rule (the whole code, not a prefix)."""
+        return re.fullmatch(self.naming_rule, code) is not None
+
+    def clean(self):
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValidationError({"timezone": _("Unknown time zone: %(tz)s") % {"tz": self.timezone}}) from None
 
 
 class Area(models.Model):
@@ -163,3 +175,12 @@ class Operation(models.Model):
 
     def __str__(self):
         return f"{self.product.part_number}/{self.sequence:03d} {self.code}"
+
+    @property
+    def reference(self) -> str:
+        """How the data dictionary and its files name an operation: part number/revision/operation code."""
+        return f"{self.product.part_number}/{self.product.revision}/{self.code}"
+
+    def clean(self):
+        if self.work_center_id and self.product_id and self.work_center.line.area.site_id != self.product.site_id:
+            raise ValidationError({"work_center": _("The work center belongs to another site than the product.")})
