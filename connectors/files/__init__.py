@@ -1,0 +1,1 @@
+"""Legacy file import (CSV, JSON, dBase/FoxPro .dbf) and the field parsing shared with the table and MQTT connectors."""

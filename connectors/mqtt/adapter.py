@@ -1,0 +1,171 @@
+"""The MQTT adapter hosted by the connector runner (paho-mqtt 2.x, VERSION2 callbacks, MQTT v5).
+
+- QoS 1 subscriptions in a persistent session (clean_start False + session expiry, stable client id): messages
+  published while the runner is away or the broker restarts (with persistence) are delivered when it is back.
+- Manual acknowledgement: a PUBACK is sent only after the sink (the durable outbox) accepted the readings. A crash
+  between the two makes the broker redeliver (dup=1); the redelivery is recognised by its dedupe key and dropped.
+- A bad payload is rejected with a reason, counted, logged and acknowledged (it would never get better); the session
+  goes on.
+
+Threads: paho's network loop runs in its own thread and only enqueues messages; decoding, the outbox write and the
+acks happen on the runner's event loop, in arrival order (MQTT wants PUBACKs in the order PUBLISHes arrived).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import OrderedDict, deque
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from connectors.adapters import Adapter
+from connectors.files.fields import zone
+
+from .config import validate_config, validate_tag
+from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_message
+
+logger = logging.getLogger(__name__)
+
+SEEN_KEYS_PER_CONNECTOR = 200_000
+# Keys of messages already written to the outbox, per connector, kept across adapter restarts inside one runner
+# process (a restart is exactly when the broker redelivers). Across runner restarts the measurement table's
+# uniqueness (characteristic, ts, source) is the backstop.
+_SEEN: dict[str, OrderedDict] = {}
+
+
+def seen_keys(connector_key: str) -> OrderedDict:
+    return _SEEN.setdefault(connector_key, OrderedDict())
+
+
+class MqttAdapter(Adapter):
+    kind = "mqtt"
+
+    def __init__(self, spec, sink, health=None):
+        super().__init__(spec, sink, health)
+        self.config = validate_config(spec.config)
+        self.settings = PayloadSettings(
+            ts_path=self.config["ts_path"], lot_path=self.config["lot_path"], id_path=self.config["id_path"],
+            tz=zone(self.config["timezone"]), ts_format=self.config["ts_format"],
+        )
+        self.tags = {index: tag for index, tag in enumerate(spec.tags)}
+        self.router = TopicRouter([
+            TopicTag(tag.source_ref, validate_tag(tag.source_ref, tag.params)["value_path"], index)
+            for index, tag in self.tags.items()
+        ])
+        self.seen = seen_keys(spec.key)
+        self.received = self.stored = self.duplicates = self.rejected = 0
+        self.rejections: deque[tuple[datetime, str, str]] = deque(maxlen=100)   # (when, topic, reason)
+        self.client: mqtt.Client | None = None
+        self.session_present: bool | None = None
+        self._generation = 0
+        self._queue: asyncio.Queue | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- paho thread --------------------------------------------------------------------------------------------
+    def _on_connect(self, client, _userdata, flags, reason_code, _properties):
+        if reason_code.is_failure:
+            self.health.down(f"broker refused the connection: {reason_code}")
+            return
+        self._generation += 1
+        self.session_present = bool(flags.session_present)
+        if self._generation > 1:
+            self.health.reconnected()
+        client.subscribe([(topic, self.config["qos"]) for topic in self.router.filters])
+        self.health.connected(f"{self.config['host']}:{self.config['port']} (session present: {self.session_present})")
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
+        self.health.down(f"disconnected: {reason_code}")
+
+    def _on_message(self, _client, _userdata, message):
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (self._generation, message))
+
+    # --- event loop ---------------------------------------------------------------------------------------------
+    def _client(self) -> mqtt.Client:
+        client_id = self.config["client_id"] or f"qualitypulse-{self.spec.site}-{self.spec.name}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.config["username"]:
+            client.username_pw_set(self.config["username"], self.spec.secrets.get("password"))
+        if self.config["tls"]:
+            client.tls_set(ca_certs=self.config["ca_file"], cert_reqs=ssl.CERT_REQUIRED)
+        client.on_connect, client.on_disconnect, client.on_message = (
+            self._on_connect, self._on_disconnect, self._on_message)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        return client
+
+    def _reject(self, topic: str, reason: str) -> None:
+        self.rejected += 1
+        self.rejections.append((datetime.now(UTC), topic, reason))
+        self.health.error(f"{topic}: {reason}")
+        logger.warning("%s: rejected message on %s: %s", self.spec.key, topic, reason)
+
+    def _remember(self, key: str) -> None:
+        self.seen[key] = None
+        if len(self.seen) > SEEN_KEYS_PER_CONNECTOR:
+            self.seen.popitem(last=False)
+
+    async def handle(self, batch: list) -> None:
+        """Decode a batch of (generation, message), write the readings, then acknowledge in arrival order."""
+        envelopes, keys, acks = [], [], []
+        received_ts = datetime.now(UTC)
+        batch_keys: set[str] = set()
+        for generation, message in batch:
+            self.received += 1
+            acks.append((generation, message))
+            try:
+                decoded = decode_message(message.topic, message.payload, self.router.tags_for(message.topic),
+                                         self.settings)
+            except PayloadError as exc:
+                self._reject(message.topic, str(exc))
+                continue
+            if decoded.dedupe_key in self.seen or decoded.dedupe_key in batch_keys:
+                self.duplicates += 1
+                continue
+            batch_keys.add(decoded.dedupe_key)
+            keys.append(decoded.dedupe_key)
+            if not decoded.values:
+                self._reject(message.topic, "no tag is mapped to this topic")
+            for value in decoded.values:
+                tag = self.tags[value.key]
+                if value.problem:
+                    self._reject(message.topic, value.problem)
+                    continue
+                envelopes.append(self.envelope(
+                    tag, value.value, quality="good", raw_value=value.raw, source_ts=decoded.source_ts,
+                    received_ts=received_ts, lot=decoded.lot,
+                    extra={"topic": message.topic, "dup": bool(message.dup)} if message.dup else {"topic": message.topic},
+                ))
+        await self.emit(envelopes)          # durable when it returns; raises → nothing is acked, broker redelivers
+        self.stored += len(envelopes)
+        for key in keys:
+            self._remember(key)
+        for generation, message in acks:
+            # A message from before a reconnect is redelivered by the broker: ack only the current connection's.
+            if generation == self._generation and message.qos > 0:
+                self.client.ack(message.mid, message.qos)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self.client = self._client()
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.config["session_expiry_s"]
+        properties.ReceiveMaximum = min(65535, max(20, self.config["max_batch"]))
+        self.health.set_state("connecting")
+        self.client.connect_async(self.config["host"], self.config["port"], keepalive=self.config["keepalive_s"],
+                                  clean_start=False, properties=properties)
+        self.client.loop_start()
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < self.config["max_batch"] and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                await self.handle(batch)
+        finally:
+            self.client.disconnect()
+            await asyncio.to_thread(self.client.loop_stop)
+

@@ -1,0 +1,72 @@
+"""MQTT connector configuration (see connectors/config.py for the contract).
+
+Connector config: {"host": "127.0.0.1", "port": 1883, "client_id": "qp-s1-line1", "username": "",
+                   "keepalive_s": 30, "session_expiry_s": 86400, "qos": 1, "tls": false, "ca_file": "",
+                   "ts_path": "ts", "ts_format": null, "timezone": "Asia/Shanghai", "lot_path": "lot",
+                   "id_path": "msg_id", "max_batch": 500}
+  secrets: {"password": "..."}
+Tag source_ref:   a topic filter with wildcards, e.g. "plant/line1/+/cycle" or "plant/#"
+Tag params:       {"value_path": "barrel.z2"}  (dotted path into the JSON payload; [i] or .i for arrays)
+"""
+from __future__ import annotations
+
+from connectors.config import ConfigError, number, reject_unknown
+from connectors.files.fields import FieldError, zone
+
+CONFIG_KEYS = {"host", "port", "client_id", "username", "keepalive_s", "session_expiry_s", "qos", "tls", "ca_file",
+               "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch"}
+
+
+def _optional_text(config: dict, key: str) -> str | None:
+    value = config.get(key)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be text")
+    return value
+
+
+def validate_config(config: dict) -> dict:
+    reject_unknown(config, CONFIG_KEYS)
+    host = config.get("host")
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError("host: the broker's host name or address is required")
+    try:
+        zone(config.get("timezone"))
+    except FieldError as exc:
+        raise ConfigError(f"timezone: {exc}") from None
+    qos = number(config, "qos", 1, minimum=0, maximum=2, integer=True)
+    if qos == 0:
+        raise ConfigError("qos: QoS 0 can lose messages; use 1 (or 2)")
+    return {
+        "host": host.strip(),
+        "port": number(config, "port", 1883, minimum=1, maximum=65535, integer=True),
+        "client_id": _optional_text(config, "client_id"),
+        "username": _optional_text(config, "username"),
+        "keepalive_s": number(config, "keepalive_s", 30, minimum=5, maximum=3600, integer=True),
+        "session_expiry_s": number(config, "session_expiry_s", 86400, minimum=60, maximum=2**32 - 1, integer=True),
+        "qos": qos,
+        "tls": bool(config.get("tls", False)),
+        "ca_file": _optional_text(config, "ca_file"),
+        "ts_path": config.get("ts_path", "ts") or None,
+        "ts_format": _optional_text(config, "ts_format"),
+        "timezone": _optional_text(config, "timezone"),
+        "lot_path": _optional_text(config, "lot_path"),
+        "id_path": _optional_text(config, "id_path"),
+        "max_batch": number(config, "max_batch", 500, minimum=1, maximum=10_000, integer=True),
+    }
+
+
+def validate_tag(source_ref: str, params: dict) -> dict:
+    reject_unknown(params, {"value_path"}, "params")
+    topic_filter = str(source_ref).strip()
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            raise ConfigError("source_ref: '#' must be a whole last level of the topic filter")
+        if "+" in level and level != "+":
+            raise ConfigError("source_ref: '+' must be a whole level of the topic filter")
+    value_path = params.get("value_path", "value")
+    if not isinstance(value_path, str) or not value_path.strip():
+        raise ConfigError("value_path: must be a path into the JSON payload, e.g. 'barrel.z2'")
+    return {"value_path": value_path.strip()}
