@@ -264,7 +264,8 @@ def _check(change: ValidatedChange, site: Site, code_taken) -> None:
         for name, messages in exc.message_dict.items():
             for message in messages:
                 _add(errors, name, message)
-    if not errors:
+    # clean() compares the numbers: run it whenever they could all be read, so a file shows every problem at once.
+    if not set(errors) & {*FLOAT_FIELDS, *INTEGER_FIELDS}:
         try:
             candidate.clean()
         except ValidationError as exc:
