@@ -53,7 +53,9 @@ class Measurement(models.Model):
     quality = models.SmallIntegerField(_("quality"), choices=Quality.choices, default=Quality.GOOD)
     lot_code = models.CharField(_("lot"), max_length=64, blank=True, default="")
     equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    source = models.CharField(_("source"), max_length=100)
+    source = models.CharField(
+        _("source"), max_length=160, help_text=_("client identity: 'token:<name>' for a machine token, else the username")
+    )
     batch = models.ForeignKey(IngestBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     received_at = models.DateTimeField(_("received at"))
 
@@ -86,7 +88,9 @@ class DeadLetter(models.Model):
     field = models.CharField(_("field"), max_length=64, blank=True)
     code = models.CharField(_("error code"), max_length=64)
     message = models.TextField(_("message"))
-    source = models.CharField(_("source"), max_length=100)
+    source = models.CharField(
+        _("source"), max_length=160, help_text=_("client identity: 'token:<name>' for a machine token, else the username")
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(_("received at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
