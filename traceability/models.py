@@ -38,9 +38,16 @@ class LotRun(models.Model):
     """A lot ran on a piece of equipment from started_at until ended_at (open while running)."""
 
     lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="runs", verbose_name=_("lot"))
-    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, related_name="lot_runs")
+    equipment = models.ForeignKey(
+        Equipment, on_delete=models.PROTECT, related_name="lot_runs", verbose_name=_("equipment")
+    )
     started_at = models.DateTimeField(_("started at"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    concurrent = models.BooleanField(
+        _("concurrent"),
+        default=False,
+        help_text=_("Registered as running alongside other lots on the same machine (e.g. a family mould)."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -52,10 +59,22 @@ class LotRun(models.Model):
                 name="lot_run_end_after_start",
             ),
         ]
-        # "all lots that ran on equipment E between t1 and t2"
-        indexes = [models.Index(fields=["equipment", "started_at", "ended_at"], name="lot_run_window")]
+        indexes = [
+            # "runs of equipment E, newest first" and the overlap check when a run starts
+            models.Index(fields=["equipment", "started_at", "ended_at"], name="lot_run_window"),
+            # "all lots that ran on equipment E between t1 and t2": a range scan on ended_at >= t1 (plus the open
+            # runs, ended_at IS NULL) touches only recent runs instead of the machine's whole history.
+            models.Index(fields=["equipment", "ended_at", "started_at"], name="lot_run_window_end"),
+        ]
         verbose_name = _("production run")
         verbose_name_plural = _("production runs")
+
+    def __str__(self):
+        return f"{self.lot.code} @ {self.equipment.code} from {self.started_at.isoformat()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
 
     def clean(self):
         if self.ended_at is not None and self.ended_at < self.started_at:
@@ -65,8 +84,8 @@ class LotRun(models.Model):
 class GenealogyEdge(models.Model):
     """`parent` (e.g. a material lot) was consumed into `child` (a production lot), `quantity` of it."""
 
-    parent = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="child_edges")
-    child = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="parent_edges")
+    parent = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="child_edges", verbose_name=_("parent lot"))
+    child = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="parent_edges", verbose_name=_("child lot"))
     quantity = models.FloatField(_("quantity"), null=True, blank=True)
     unit = models.CharField(_("unit"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -77,6 +96,11 @@ class GenealogyEdge(models.Model):
             models.UniqueConstraint(fields=["parent", "child"], name="genealogy_edge_unique"),
             models.CheckConstraint(condition=~models.Q(parent=models.F("child")), name="genealogy_no_self_loop"),
         ]
-        indexes = [models.Index(fields=["child"], name="genealogy_child")]
+        # The unique (parent, child) index covers the forward walk; (child, parent) covers the backward walk, so
+        # both recursive traces run as index-only scans.
+        indexes = [models.Index(fields=["child", "parent"], name="genealogy_child")]
         verbose_name = _("genealogy edge")
         verbose_name_plural = _("genealogy edges")
+
+    def __str__(self):
+        return f"{self.parent.code} → {self.child.code}"
