@@ -130,3 +130,34 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_token(site, scopes=("ingest",), name=None):
     """Issue a machine token; returns (ApiToken, raw token string)."""
     return issue_token(name=name or f"MES-{site.code}-{'-'.join(scopes) or 'none'}", site=site, scopes=list(scopes))
+
+
+# --- lots and production events (traceability) ---------------------------------------------------------------------
+from rest_framework.test import APIClient  # noqa: E402
+
+from traceability.models import GenealogyEdge  # noqa: E402
+
+
+class GenealogyEdgeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GenealogyEdge
+
+    parent = factory.SubFactory(LotFactory, kind="material")
+    child = factory.SubFactory(LotFactory, site=factory.SelfAttribute("..parent.site"))
+    quantity = 1.0
+    unit = "kg"
+
+
+def token_client(site, scopes=("ingest",), name=None):
+    """An APIClient authenticated with a fresh machine token of `site`; returns (client, ApiToken)."""
+    token, raw = make_token(site, scopes=scopes, name=name)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, token
+
+
+def user_client(user):
+    """An APIClient logged in as `user` (a real session, as the browser has)."""
+    client = APIClient()
+    client.force_login(user)
+    return client

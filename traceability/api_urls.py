@@ -1,1 +1,22 @@
-urlpatterns: list = []
+"""/api/v1/ routes of traceability: lots, their runs, genealogy edges."""
+from django.urls import path
+
+from traceability.api.views import (
+    GenealogyView,
+    LotDetailView,
+    LotEndView,
+    LotListView,
+    LotRunDetailView,
+    LotRunsView,
+    RunListView,
+)
+
+urlpatterns = [
+    path("lots/", LotListView.as_view(), name="api-lots"),
+    path("lots/<str:code>/", LotDetailView.as_view(), name="api-lot"),
+    path("lots/<str:code>/runs/", LotRunsView.as_view(), name="api-lot-runs"),
+    path("lots/<str:code>/runs/<int:run_id>/", LotRunDetailView.as_view(), name="api-lot-run"),
+    path("lots/<str:code>/end/", LotEndView.as_view(), name="api-lot-end"),
+    path("lot-runs/", RunListView.as_view(), name="api-lot-run-list"),
+    path("genealogy/", GenealogyView.as_view(), name="api-genealogy"),
+]
