@@ -86,3 +86,24 @@ def publish(port: int, messages: list[tuple[str, bytes | str]], qos: int = 1) ->
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def require_service(available: bool, what: str) -> None:
+    """The house policy (tests/conftest.py): a missing service skips outside CI and fails under CI=true."""
+    import os
+
+    import pytest
+
+    if available:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
+    pytest.skip(f"{what} not available on this machine")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,143 @@
+"""The external "intermediate table" (中间表) a legacy MES writes into: connecting by URL and claiming/acknowledging
+rows by id + status column. DB-API only, no Django: the source is not the QMS database.
+
+Why id + status and never a timestamp watermark: a row inserted by a transaction that commits late has an id (and a
+timestamp) lower than rows already seen; a watermark skips it forever. A status column does not: every row stays
+"pending" until acknowledged, whatever order the commits came in. The id orders the work and names the batch.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+class SourceError(ValueError):
+    """The source table cannot be reached or is not shaped as configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    placeholder: str
+    quote: str
+    skip_locked: bool     # FOR UPDATE SKIP LOCKED: concurrent pollers never take the same row
+
+
+POSTGRES = Dialect("postgresql", "%s", '"', True)
+MYSQL = Dialect("mysql", "%s", "`", True)       # MySQL ≥ 8.0 and MariaDB ≥ 10.6
+SQLITE = Dialect("sqlite", "?", '"', False)     # one writer at a time: BEGIN IMMEDIATE serialises pollers instead
+
+
+def quoted(dialect: Dialect, identifier: str) -> str:
+    if not _IDENTIFIER.match(identifier or ""):
+        raise SourceError(f"not a plain column/table name: {identifier!r}")
+    return ".".join(f"{dialect.quote}{part}{dialect.quote}" for part in identifier.split("."))
+
+
+def connect(url: str, password: str | None = None):
+    """Open a DB-API connection (autocommit off) for a URL: postgresql://, mysql:// (or mariadb://), sqlite:///path."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    try:
+        if scheme in ("postgresql", "postgres"):
+            import psycopg2
+
+            connection = psycopg2.connect(
+                host=parts.hostname or "127.0.0.1", port=parts.port or 5432, dbname=parts.path.lstrip("/"),
+                user=unquote(parts.username or "postgres"), password=password or unquote(parts.password or ""),
+                connect_timeout=10,
+            )
+            return connection, POSTGRES
+        if scheme in ("mysql", "mariadb"):
+            import pymysql
+
+            connection = pymysql.connect(
+                host=parts.hostname or "127.0.0.1", port=parts.port or 3306, database=parts.path.lstrip("/"),
+                user=unquote(parts.username or "root"), password=password or unquote(parts.password or ""),
+                connect_timeout=10, read_timeout=60, write_timeout=60, autocommit=False, charset="utf8mb4",
+            )
+            return connection, MYSQL
+        if scheme == "sqlite":
+            path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
+            if not path:
+                raise SourceError("sqlite URL must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves.
+            return sqlite3.connect(path, timeout=30, isolation_level=None), SQLITE
+    except SourceError:
+        raise
+    except Exception as exc:   # driver-specific connection errors: report them as what they are
+        raise SourceError(f"cannot connect to {parts.scheme}://{parts.hostname or ''}{parts.path}: {exc}") from exc
+    raise SourceError(f"unsupported database URL scheme {parts.scheme!r} (postgresql, mysql, mariadb, sqlite)")
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    table: str
+    id_column: str = "id"
+    status_column: str = "qms_status"
+    pending_value: object = 0
+    done_value: object = 1
+    error_value: object = None           # rows the QMS cannot use; None: marked done like the others
+
+
+def begin(connection, dialect: Dialect) -> None:
+    if dialect is SQLITE:
+        connection.execute("BEGIN IMMEDIATE")
+
+
+def claim_pending(connection, dialect: Dialect, layout: TableLayout, columns: list[str], limit: int) -> list[dict]:
+    """Lock and return up to `limit` pending rows, lowest id first. Rows another poller holds are skipped, not waited
+    for. Call inside a transaction (`begin`); it ends with `finish` or a rollback."""
+    wanted = list(dict.fromkeys([layout.id_column, *columns]))
+    select = ", ".join(quoted(dialect, c) for c in wanted)
+    sql = (f"SELECT {select} FROM {quoted(dialect, layout.table)} "
+           f"WHERE {quoted(dialect, layout.status_column)} = {dialect.placeholder} "
+           f"ORDER BY {quoted(dialect, layout.id_column)} LIMIT {int(limit)}")
+    if dialect.skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, (layout.pending_value,))
+        rows = cursor.fetchall()
+    except Exception as exc:
+        raise SourceError(f"cannot read {layout.table}: {exc}") from exc
+    finally:
+        cursor.close()
+    return [dict(zip(wanted, row, strict=True)) for row in rows]
+
+
+def mark(connection, dialect: Dialect, layout: TableLayout, ids: list, value) -> int:
+    if not ids:
+        return 0
+    marks = ", ".join([dialect.placeholder] * len(ids))
+    sql = (f"UPDATE {quoted(dialect, layout.table)} SET {quoted(dialect, layout.status_column)} = {dialect.placeholder} "
+           f"WHERE {quoted(dialect, layout.id_column)} IN ({marks}) "
+           f"AND {quoted(dialect, layout.status_column)} = {dialect.placeholder}")
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, (value, *ids, layout.pending_value))
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def finish(connection, dialect: Dialect) -> None:
+    if dialect is SQLITE:
+        connection.execute("COMMIT")
+    else:
+        connection.commit()
+
+
+def rollback(connection, dialect: Dialect) -> None:
+    try:
+        if dialect is SQLITE:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        else:
+            connection.rollback()
+    except Exception:   # the connection may be gone: the source rolls back by itself then
+        pass
