@@ -1,0 +1,104 @@
+"""Frozen control limits: the few parameters a chart's limits derive from, and the per-point limits they give.
+
+A `Limits` is what phase I produces and phase II judges against. It stores process parameters, not limit
+values, so a subgroup of any size gets its own exact limits (σ/√n for X̄, d2(n)σ ± 3d3(n)σ for R, ...), and EWMA
+limits follow the exact time-varying variance. It serialises to a small JSON object for storage.
+"""
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from spc.engine.constants import c4, d2, d3, per_size
+
+VARIABLES = ("xbar_r", "xbar_s", "imr")
+ATTRIBUTES = ("p", "np", "c", "u")
+TIME_WEIGHTED = ("ewma", "cusum")
+CHART_TYPES = VARIABLES + ATTRIBUTES + TIME_WEIGHTED
+CHART_NAMES = {
+    "xbar_r": ("xbar", "r"), "xbar_s": ("xbar", "s"), "imr": ("i", "mr"),
+    "p": ("p",), "np": ("np",), "c": ("c",), "u": ("u",), "ewma": ("ewma",), "cusum": ("cusum_pos", "cusum_neg"),
+}
+SIGMA_MULTIPLE = 3.0  # Shewhart limits; the zone rules are defined against ±1, 2, 3 σ
+
+
+@dataclass(frozen=True)
+class Limits:
+    chart: str
+    center: float  # μ (variables, EWMA, CUSUM target), p̄ (p, np), c̄ (c), ū (u)
+    sigma: float | None = None  # process σ (variables, EWMA, CUSUM)
+    sample_size: int | None = None  # np chart: the constant n
+    sigma_method: str | None = None  # rbar | sbar | pooled | mrbar | given
+    lam: float | None = None  # EWMA λ
+    L: float | None = None  # EWMA limit width in σ_EWMA
+    k: float | None = None  # CUSUM reference value, in σ
+    h: float | None = None  # CUSUM decision interval, in σ
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Limits":
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def limit_series(limits: Limits, count: int, sizes=None, ewma_factor=None) -> dict[str, tuple]:
+    """Per-point (centre, sigma, ucl, lcl) arrays for each chart of `limits.chart`, for `count` points.
+
+    `sizes` are the subgroup/sample sizes of the points (variables and p/u charts). EWMA limits depend on the
+    position in the whole series through `ewma_factor` = (1 − λ)^(2i) per point (from `ewma_variance_factor`);
+    without it the points are taken to start the series.
+    """
+    kind = limits.chart
+    mu, sigma = limits.center, limits.sigma
+    if kind in ("xbar_r", "xbar_s"):
+        n = np.asarray(sizes, dtype=np.float64)
+        series = {"xbar": _symmetric(np.full(count, mu), sigma / np.sqrt(n))}
+        if kind == "xbar_r":
+            center_r = per_size(d2, sizes) * sigma
+            series["r"] = _floored(center_r, per_size(d3, sizes) * sigma)
+        else:
+            c4n = per_size(c4, sizes)
+            series["s"] = _floored(c4n * sigma, np.sqrt(1.0 - c4n * c4n) * sigma)
+        return series
+    if kind == "imr":
+        return {
+            "i": _symmetric(np.full(count, mu), np.full(count, sigma)),
+            "mr": _floored(np.full(count, d2(2) * sigma), np.full(count, d3(2) * sigma)),
+        }
+    if kind in ("p", "u"):
+        n = np.asarray(sizes, dtype=np.float64)
+        spread = mu * (1.0 - mu) if kind == "p" else mu
+        return {kind: _floored(np.full(count, mu), np.sqrt(spread / n))}
+    if kind == "np":
+        n = float(limits.sample_size)
+        return {"np": _floored(np.full(count, n * mu), np.full(count, np.sqrt(n * mu * (1.0 - mu))))}
+    if kind == "c":
+        return {"c": _floored(np.full(count, mu), np.full(count, np.sqrt(mu)))}
+    if kind == "ewma":
+        factor = ewma_variance_factor(limits.lam, count) if ewma_factor is None else ewma_factor
+        sigma_z = sigma * np.sqrt(limits.lam / (2.0 - limits.lam) * (1.0 - factor))
+        center = np.full(count, mu)
+        return {"ewma": (center, sigma_z, center + limits.L * sigma_z, center - limits.L * sigma_z)}
+    if kind == "cusum":
+        h = np.full(count, limits.h * sigma)
+        zero, nan = np.zeros(count), np.full(count, np.nan)
+        return {"cusum_pos": (zero, nan, h, zero), "cusum_neg": (zero, nan, h, zero)}
+    raise ValueError(f"unknown chart type {kind!r}")
+
+
+def ewma_variance_factor(lam: float, count: int, previous: float = 1.0) -> np.ndarray:
+    """(1 − λ)^(2i) for the next `count` points, continuing from `previous` (the factor of the point before; 1 at
+    the start) by repeated multiplication, so batch and live evaluation produce the same bits."""
+    steps = np.full(count, (1.0 - lam) * (1.0 - lam))
+    if count:
+        steps[0] = previous * steps[0]
+    return np.multiply.accumulate(steps)
+
+
+def _symmetric(center, sigma):
+    return center, sigma, center + SIGMA_MULTIPLE * sigma, center - SIGMA_MULTIPLE * sigma
+
+
+def _floored(center, sigma):
+    return center, sigma, center + SIGMA_MULTIPLE * sigma, np.maximum(center - SIGMA_MULTIPLE * sigma, 0.0)
