@@ -2,7 +2,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 
-def test_schema_endpoint_requires_no_cdn(client, db):
+def test_schema_endpoint_requires_no_cdn(client, engineer):
+    client.force_login(engineer)  # schema and docs need a signed-in user or a token (tests/test_api_conventions.py)
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"openapi" in response.content

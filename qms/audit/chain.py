@@ -1,103 +1,113 @@
 """Appending to and verifying the hash-chained audit trail.
 
-Each entry's hash covers its content and the previous entry's hash, so editing, deleting or reordering any entry
-breaks every hash after it. Appends lock the single AuditChainHead row, so concurrent writers serialise.
+Each entry's hash covers its content and the previous entry's hash (recipe in qms.audit.canonical), so editing,
+deleting or reordering any entry breaks every hash after it. Appends lock the single AuditChainHead row, so
+concurrent writers serialise: two transactions can never both extend the same head (no fork).
+
+The head lock is held until the caller's transaction commits. Services that lock business rows with
+select_for_update should take those locks *before* their first audited change, so the head is always the last lock
+taken and two writers cannot deadlock on it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
-from qms.audit.context import Actor, current_actor, current_reason
+from qms.audit.canonical import GENESIS_HASH, HASHED_FIELDS, entry_hash, entry_payload, jsonable
+from qms.audit.context import ACTOR_LABEL_MAX, Actor, current_actor, current_reason
 from qms.models import AuditChainHead, AuditEntry
 
-GENESIS_HASH = "0" * 64
+__all__ = ["GENESIS_HASH", "ChainProblem", "chain_head", "record_audit", "verify_chain"]
 
-
-def _canonical(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def entry_digest(prev_hash: str, *, seq: int, ts, actor: str, action: str, model: str, object_pk: str,
-                 object_repr: str, site_id, changes, reason: str) -> str:
-    payload = _canonical(
-        {
-            "seq": seq,
-            "ts": ts.isoformat(),
-            "actor": actor,
-            "action": action,
-            "model": model,
-            "object_pk": str(object_pk),
-            "object_repr": object_repr,
-            "site": site_id,
-            "changes": changes,
-            "reason": reason,
-        }
-    )
-    return hashlib.sha256((prev_hash + payload).encode("utf-8")).hexdigest()
+_MODEL_MAX = AuditEntry._meta.get_field("model").max_length
+_PK_MAX = AuditEntry._meta.get_field("object_pk").max_length
+_REPR_MAX = AuditEntry._meta.get_field("object_repr").max_length
+_STORED_FIELDS = HASHED_FIELDS  # the hash covers every stored column except the hashes themselves
 
 
 def record_audit(*, action: str, model: str, object_pk, object_repr: str = "", site_id: int | None = None,
                  changes: dict | None = None, reason: str | None = None, actor: Actor | None = None) -> AuditEntry:
-    """Append one entry to the chain. Call inside the transaction that makes the change."""
+    """Append one entry to the chain. Call inside the transaction that makes the change (it commits or rolls back
+    with it). `changes` maps field → [before, after]; any value type is accepted and normalised for hashing."""
     actor = actor or current_actor()
     reason = current_reason() if reason is None else reason
-    changes = json.loads(_canonical(changes or {}))
+    fields = {
+        "actor": actor.label[:ACTOR_LABEL_MAX],
+        "actor_user_id": actor.user_id,
+        "actor_token_id": actor.token_id,
+        "action": action,
+        "model": model[:_MODEL_MAX],
+        "object_pk": str(object_pk)[:_PK_MAX],
+        "object_repr": jsonable(str(object_repr))[:_REPR_MAX],
+        "site_id": site_id,
+        "changes": jsonable(changes or {}),
+        "reason": jsonable(reason or ""),
+    }
     with transaction.atomic():
         head, _created = AuditChainHead.objects.select_for_update().get_or_create(
             id=1, defaults={"last_hash": GENESIS_HASH, "last_seq": 0}
         )
         seq = head.last_seq + 1
         ts = timezone.now()
-        digest = entry_digest(
-            head.last_hash, seq=seq, ts=ts, actor=actor.label, action=action, model=model,
-            object_pk=str(object_pk), object_repr=object_repr[:200], site_id=site_id, changes=changes, reason=reason,
-        )
-        entry = AuditEntry.objects.create(
-            seq=seq, ts=ts, actor_user_id=actor.user_id, actor_token_id=actor.token_id, actor=actor.label,
-            action=action, model=model, object_pk=str(object_pk), object_repr=object_repr[:200], site_id=site_id,
-            changes=changes, reason=reason, prev_hash=head.last_hash, hash=digest,
-        )
+        digest = entry_hash(head.last_hash, entry_payload({**fields, "seq": seq, "ts": ts}))
+        entry = AuditEntry.objects.create(seq=seq, ts=ts, prev_hash=head.last_hash, hash=digest, **fields)
         AuditChainHead.objects.filter(id=1).update(last_hash=digest, last_seq=seq)
     return entry
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChainProblem:
     seq: int
     problem: str
 
+    def __str__(self):
+        return f"#{self.seq}: {self.problem}"
 
-def verify_chain(batch_size: int = 5000) -> tuple[int, list[ChainProblem]]:
-    """Walk the whole chain in order; return (entries checked, problems found)."""
+
+def chain_head() -> tuple[int, str]:
+    """(sequence number, hash) of the newest entry — record it outside the database to anchor the chain."""
+    head = AuditChainHead.objects.filter(id=1).first()
+    return (head.last_seq, head.last_hash) if head is not None else (0, GENESIS_HASH)
+
+
+def verify_chain(batch_size: int = 5000, *, anchors: dict[int, str] | None = None) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole chain in order; return (entries checked, problems found).
+
+    `anchors` maps sequence numbers to hashes recorded elsewhere earlier (e.g. printed by a previous verification):
+    they catch a rewrite of the whole tail, including the head row, which the chain alone cannot.
+    """
+    anchors = dict(anchors or {})
     problems: list[ChainProblem] = []
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    queryset = AuditEntry.objects.order_by("seq").values(
-        "seq", "ts", "actor", "action", "model", "object_pk", "object_repr", "site_id", "changes", "reason",
-        "prev_hash", "hash",
-    )
+    queryset = AuditEntry.objects.order_by("seq").values("prev_hash", "hash", *_STORED_FIELDS)
     for row in queryset.iterator(chunk_size=batch_size):
         checked += 1
-        if row["seq"] != expected_seq:
-            problems.append(ChainProblem(row["seq"], f"entries missing before #{row['seq']} (expected #{expected_seq})"))
+        seq = row["seq"]
+        if seq != expected_seq:
+            missing = f"entry #{expected_seq} is" if seq == expected_seq + 1 else f"entries #{expected_seq}–#{seq - 1} are"
+            problems.append(ChainProblem(seq, f"{missing} missing"))
         if row["prev_hash"] != prev_hash:
-            problems.append(ChainProblem(row["seq"], "link to the previous entry is broken"))
-        digest = entry_digest(
-            row["prev_hash"], seq=row["seq"], ts=row["ts"], actor=row["actor"], action=row["action"],
-            model=row["model"], object_pk=row["object_pk"], object_repr=row["object_repr"], site_id=row["site_id"],
-            changes=row["changes"], reason=row["reason"],
-        )
-        if digest != row["hash"]:
-            problems.append(ChainProblem(row["seq"], "content does not match its hash (entry was altered)"))
+            problems.append(ChainProblem(seq, "link to the previous entry is broken (prev_hash differs)"))
+        if entry_hash(row["prev_hash"], entry_payload(row)) != row["hash"]:
+            problems.append(ChainProblem(seq, "content does not match its hash (entry was altered)"))
+        if seq in anchors and anchors.pop(seq) != row["hash"]:
+            problems.append(ChainProblem(seq, "hash differs from the anchor recorded earlier (chain was rewritten)"))
         prev_hash = row["hash"]
-        expected_seq = row["seq"] + 1
-    head = AuditChainHead.objects.filter(id=1).first()
-    if head is not None and head.last_seq != expected_seq - 1:
-        problems.append(ChainProblem(head.last_seq, "the newest entries were removed (chain head is ahead)"))
+        expected_seq = seq + 1
+    for seq in sorted(anchors):
+        problems.append(ChainProblem(seq, "anchored entry is gone (chain was truncated)"))
+    head_seq, head_hash = chain_head()
+    last_seq = expected_seq - 1
+    if head_seq > last_seq:
+        problems.append(
+            ChainProblem(head_seq, f"the newest entries #{last_seq + 1}–#{head_seq} were removed (chain head is ahead)")
+        )
+    elif head_seq < last_seq:
+        problems.append(ChainProblem(last_seq, f"entries after the chain head #{head_seq} were appended outside the chain"))
+    elif checked and head_hash != prev_hash:
+        problems.append(ChainProblem(head_seq, "the chain head's hash differs from the newest entry's"))
     return checked, problems

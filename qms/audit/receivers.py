@@ -10,10 +10,21 @@ from qms.audit.context import current_reason
 _ACTIONS = {"+": "create", "~": "update", "-": "delete"}
 
 
+_SITE_PATHS = (
+    "site_id", "area.site_id", "line.area.site_id", "work_center.line.area.site_id", "product.site_id",
+    "lot.site_id", "child.site_id", "characteristic.site_id", "equipment.site_id", "connector.site_id",
+)
+
+
 def site_id_of(instance) -> int | None:
-    """The site a record belongs to, following the plant hierarchy where the model has no site of its own."""
-    for path in ("site_id", "area.site_id", "line.area.site_id", "work_center.line.area.site_id",
-                 "product.site_id", "lot.site_id", "child.site_id"):
+    """The site a record belongs to, following the plant hierarchy where the model has no site of its own.
+
+    A model whose site lies elsewhere defines an `audit_site_id` property; entries with no site are global.
+    """
+    explicit = getattr(instance, "audit_site_id", None)
+    if explicit is not None:
+        return explicit
+    for path in _SITE_PATHS:
         obj = instance
         try:
             for attr in path.split("."):
@@ -57,3 +68,6 @@ def audit_historical_record(sender, instance, history_instance, **kwargs):
         changes=changes,
         reason=reason or "",
     )
+
+
+from qms.audit import access  # noqa: E402,F401  (connects the access-control receivers: users, roles, memberships)
