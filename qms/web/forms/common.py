@@ -6,12 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: under the field it names, else at the top of the form."""
+    """Show a service's ValidationError on the form: under the (visible) field it names, else at the top of the form."""
     if hasattr(error, "error_dict"):
         for field, messages in error.message_dict.items():
-            target = field if field in form.fields else None
+            target = field if field in form.fields and not form.fields[field].widget.is_hidden else None
             for message in messages:
-                if target is None and field not in ("__all__", None):
+                if target is None and field not in ("__all__", None) and field not in form.fields:
                     message = f"{field}: {message}"
                 form.add_error(target, message)
     else:
