@@ -6,6 +6,8 @@ data dictionary). A method missing from the map is closed to tokens: deny by def
 Users need the Django permission(s) a view lists in `user_perms` for the method, or, by default for writes, the
 model's add/change/delete permission.
 """
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from qms.auth.tokens import MachineClient
@@ -26,7 +28,8 @@ def request_token(request):
 
 
 class HasRequiredScope(BasePermission):
-    message = "You do not have permission to perform this action."
+    message = gettext_lazy("You do not have permission to perform this action.")
+    code = "permission_denied"
 
     def has_permission(self, request, view):
         user = request.user
@@ -38,15 +41,16 @@ class HasRequiredScope(BasePermission):
             if request.method == "HEAD":
                 scope = getattr(view, "token_scopes", {}).get("GET", scope)
             if scope is None:
-                self.message = "Machine tokens cannot use this endpoint."
+                self.message, self.code = _("Machine tokens cannot use this endpoint."), "token_not_allowed"
                 return False
             if scope != ANY_TOKEN and not token.has_scope(scope):
-                self.message = f"This token lacks the '{scope}' scope."
+                self.message = _("This token lacks the '%(scope)s' scope.") % {"scope": scope}
+                self.code = "missing_scope"
                 return False
             return True
         perms = self._user_perms(request, view)
         if perms and not user.has_perms(perms):
-            self.message = "Your role does not allow this action."
+            self.message, self.code = _("Your role does not allow this action."), "role_forbidden"
             return False
         return True
 

@@ -38,11 +38,21 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoke_reason = models.TextField(_("reason for revocation"), blank=True)
 
     class Meta:
         ordering = ["site__code", "name"]
-        constraints = [models.UniqueConstraint(fields=["site", "name"], name="token_name_unique_per_site")]
+        constraints = [
+            # Only live tokens need distinct names: a revoked MES-1 must not block issuing its replacement MES-1.
+            models.UniqueConstraint(
+                fields=["site", "name"], name="token_name_unique_per_site", condition=models.Q(revoked_at__isnull=True)
+            ),
+        ]
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
 
@@ -51,10 +61,11 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
-
-    def revoke(self):
-        self.revoked_at = timezone.now()
