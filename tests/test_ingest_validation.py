@@ -25,7 +25,10 @@ def item(**overrides):
     return {key: value for key, value in base.items() if value is not ...}
 
 
-def validate(*items, limits=Limits()):
+DEFAULT_LIMITS = Limits()
+
+
+def validate(*items, limits=DEFAULT_LIMITS):
     return validate_items(list(items), characteristics=DICTIONARY, equipment=EQUIPMENT, now=NOW, limits=limits)
 
 
@@ -68,7 +71,8 @@ def test_missing_required_field_is_named(field):
 
 
 def test_unknown_characteristic_is_rejected():
-    assert only_problem(validate(item(characteristic="IMM09.NOPE.TEMP"))) == ("characteristic", Problem.UNKNOWN_CHARACTERISTIC)
+    result = validate(item(characteristic="IMM09.NOPE.TEMP"))
+    assert only_problem(result) == ("characteristic", Problem.UNKNOWN_CHARACTERISTIC)
 
 
 def test_characteristic_must_be_a_string():
