@@ -9,7 +9,7 @@ Every problem is reported with the column and a reason; one bad cell does not sp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .fields import FieldError, parse_number, parse_text, parse_timestamp, zone
@@ -26,6 +26,7 @@ class RowMapping:
     characteristic_column: str | None = None                          # long
     value_column: str | None = None                                   # long
     codes: dict[str, str] = field(default_factory=dict)               # long: legacy item code → characteristic code
+    time_column: str | None = None     # FoxPro exports often keep the date and the time of day in two columns
     lot_column: str | None = None
     equipment_column: str | None = None
     ts_format: str | None = None
@@ -43,6 +44,7 @@ class RowMapping:
             ts_column=config.get("ts_column") or "", value_columns=dict(config.get("value_columns") or {}),
             characteristic_column=config.get("characteristic_column") or None,
             value_column=config.get("value_column") or None, codes=dict(config.get("codes") or {}),
+            time_column=config.get("time_column") or None,
             lot_column=config.get("lot_column") or None, equipment_column=config.get("equipment_column") or None,
             ts_format=config.get("ts_format") or None, tz=tz, decimal_comma=bool(config.get("decimal_comma", False)),
             skip_empty=bool(config.get("skip_empty", True)),
@@ -64,7 +66,8 @@ class RowMapping:
                                "(or use characteristic_column + value_column)")
 
     def columns(self) -> set[str]:
-        named = {self.ts_column, self.lot_column, self.equipment_column, self.characteristic_column, self.value_column}
+        named = {self.ts_column, self.time_column, self.lot_column, self.equipment_column, self.characteristic_column,
+                 self.value_column}
         return {c for c in named if c} | set(self.value_columns)
 
     def missing_columns(self, header: list[str]) -> list[str]:
@@ -109,6 +112,17 @@ def _cell(record: dict, column: str):
     return None
 
 
+def _timestamp_cell(record: dict, mapping: RowMapping):
+    raw = _cell(record, mapping.ts_column)
+    if not mapping.time_column:
+        return raw
+    time_of_day = str(_cell(record, mapping.time_column) or "").strip()
+    if isinstance(raw, datetime):
+        raw = raw.date()
+    day = raw.isoformat() if isinstance(raw, date) else str(raw or "").strip()
+    return f"{day} {time_of_day}".strip()
+
+
 def _empty(raw) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
@@ -117,7 +131,7 @@ def map_row(number: int, record: dict, mapping: RowMapping) -> MappedRow:
     errors: list[RowError] = []
     ts = lot = equipment = None
     try:
-        ts = parse_timestamp(_cell(record, mapping.ts_column), tz=mapping.tz, fmt=mapping.ts_format)
+        ts = parse_timestamp(_timestamp_cell(record, mapping), tz=mapping.tz, fmt=mapping.ts_format)
     except FieldError as exc:
         errors.append(RowError(number, mapping.ts_column, str(exc)))
     for column, target in ((mapping.lot_column, "lot"), (mapping.equipment_column, "equipment")):

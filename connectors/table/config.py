@@ -15,12 +15,11 @@ merged into value_columns / codes.
 from __future__ import annotations
 
 from connectors.config import ConfigError, number, reject_unknown
+from connectors.files.config import MAPPING_KEYS, mapping_from_spec  # noqa: F401 (re-exported)
 from connectors.files.rows import MappingError, RowMapping
 
 from .source import MYSQL, SourceError, TableLayout, quoted
 
-MAPPING_KEYS = {"ts_column", "timezone", "ts_format", "lot_column", "equipment_column", "value_columns",
-                "characteristic_column", "value_column", "codes", "decimal_comma", "skip_empty"}
 CONFIG_KEYS = {"url", "table", "id_column", "status_column", "pending_value", "done_value", "error_value",
                "batch_size", "max_batches"} | MAPPING_KEYS
 
@@ -56,13 +55,3 @@ def layout_from_config(config: dict) -> TableLayout:
         status_column=config.get("status_column", "qms_status"), pending_value=config.get("pending_value", 0),
         done_value=config.get("done_value", 1), error_value=config.get("error_value"),
     )
-
-
-def mapping_from_spec(config: dict, tags=()) -> RowMapping:
-    """The row mapping, with the connector's tag mappings merged in (column or item code → characteristic)."""
-    merged = {key: config[key] for key in MAPPING_KEYS if key in config}
-    extra = {tag.source_ref: tag.characteristic for tag in tags}
-    if extra:
-        key = "codes" if merged.get("characteristic_column") else "value_columns"
-        merged[key] = {**(merged.get(key) or {}), **extra}
-    return RowMapping.from_config(merged)
