@@ -1,0 +1,72 @@
+"""Protocol gateway: normalised readings republished to MQTT (site/area/line/machine/tag, JSON)."""
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from connectors.envelope import Envelope
+from connectors.gateway import MqttGateway, gateway_payload, plant_hierarchy, topic_for
+from tests.connectors.protocol_helpers import ListSink, port_open
+from tests.factories import EquipmentFactory
+
+TS = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def reading(equipment="IMM01", characteristic="IMM01.BARREL_Z2.TEMP", value=231.5, quality="good", **extra):
+    return Envelope(connector="S1/modbus-gw", source_ref="1/holding/10", characteristic=characteristic, value=value,
+                    raw_value=[1, 2], quality=quality, source_ts=TS, server_ts=None, received_ts=TS,
+                    equipment=equipment, extra=extra)
+
+
+def test_topic_follows_the_plant_hierarchy():
+    assert topic_for(reading(), {"IMM01": ("S1", "MOULDING", "L1")}) == "S1/MOULDING/L1/IMM01/IMM01.BARREL_Z2.TEMP"
+
+
+def test_unsafe_characters_cannot_break_the_topic():
+    assert topic_for(reading(equipment="A/B", characteristic="T#1+"), {}, prefix="qp/") == "qp/S1/_/_/A_B/T_1_"
+
+
+def test_bad_quality_readings_carry_the_reason():
+    payload = json.loads(gateway_payload(reading(value=None, quality="bad", reason="no_communication")))
+    assert (payload["value"], payload["quality"], payload["reason"]) == (None, "bad", "no_communication")
+    assert payload["ts"] == "2026-11-28T08:00:00+00:00"
+
+
+@pytest.mark.django_db
+def test_hierarchy_comes_from_the_plant_model(site):
+    equipment = EquipmentFactory(code="IMM07", site=site, work_center__line__area__site=site)
+    line = equipment.work_center.line
+    assert plant_hierarchy("S1")["IMM07"] == ("S1", line.area.code, line.code)
+
+
+@pytest.mark.asyncio
+async def test_readings_are_stored_first_then_published_to_the_broker():
+    if not port_open("127.0.0.1", 1883):
+        pytest.skip("no MQTT broker on 1883")
+    prefix = f"qp-gw-{uuid.uuid4().hex[:8]}"
+    received = []
+    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscriber.on_message = lambda _c, _u, message: received.append((message.topic, json.loads(message.payload)))
+    subscriber.connect("127.0.0.1", 1883)
+    subscriber.subscribe(f"{prefix}/#", qos=1)
+    subscriber.loop_start()
+    inner = ListSink()
+    gateway = MqttGateway(inner, host="127.0.0.1", port=1883, hierarchy={"IMM01": ("S1", "A1", "L1")}, prefix=prefix,
+                          client_id=f"gw-{prefix}")
+    try:
+        await asyncio.sleep(0.3)
+        await gateway.put([reading()])
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        gateway.close()
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    assert len(inner.envelopes) == 1
+    assert received == [(f"{prefix}/S1/A1/L1/IMM01/IMM01.BARREL_Z2.TEMP", json.loads(gateway_payload(reading())))]
