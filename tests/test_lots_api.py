@@ -352,7 +352,9 @@ def test_list_filters(mes_client, three_lots, query, expected):
     assert codes(mes_client.get(f"{LOTS}?{query}")) == expected
 
 
-@pytest.mark.parametrize("window", ["2026-11-20T10:30:00,2026-11-20T11:00:00", "garbage", "2026-11-20T12:00:00Z,2026-11-20T11:00:00Z"])
+@pytest.mark.parametrize("window", [
+    "2026-11-20T10:30:00,2026-11-20T11:00:00", "garbage", "2026-11-20T12:00:00Z,2026-11-20T11:00:00Z",
+])
 def test_bad_ran_between_is_a_400(mes_client, three_lots, window):
     response = mes_client.get(f"{LOTS}?ran_between={window}")
 

@@ -134,9 +134,10 @@ def _seed_clause(lot_ids) -> tuple[str, list]:
     (so 50,000 seeds do not turn into 50,000 bind variables)."""
     lot = Lot._meta.db_table
     if isinstance(lot_ids, QuerySet):
-        seeds = Lot.objects.filter(pk__in=lot_ids if lot_ids.model is not Lot else lot_ids.values("pk")).values("pk")
+        # A Lot queryset contributes its ids; any other must already yield one column of lot ids (values("lot_id")).
+        seeds = lot_ids.values("pk") if lot_ids.model is Lot else lot_ids
         sql, params = seeds.query.sql_with_params()
-        return f"SELECT seed.id, 0 FROM ({sql}) seed", list(params)
+        return f"SELECT id, 0 FROM {lot} WHERE id IN ({sql})", list(params)
     ids = sorted({int(pk) for pk in lot_ids})
     if connection.vendor == "postgresql":
         return f"SELECT id, 0 FROM {lot} WHERE id = ANY(%s)", [ids]
