@@ -115,7 +115,9 @@ def verify_exported_rows(rows: Iterable[Mapping]) -> Iterator[tuple[int, str]]:
                 yield seq, f"out of order after #{previous_seq}"
             elif seq == previous_seq + 1 and row["prev_hash"] != previous_hash:
                 yield seq, "link to the previous entry is broken"
-            elif seq > previous_seq + 1:
+            elif seq == previous_seq + 2:
+                yield seq, f"entry #{previous_seq + 1} is not in this export"
+            elif seq > previous_seq + 2:
                 yield seq, f"entries #{previous_seq + 1}–#{seq - 1} are not in this export"
         elif seq == 1 and row["prev_hash"] != GENESIS_HASH:
             yield seq, "the first entry does not start from the genesis hash"

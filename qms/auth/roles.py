@@ -1,7 +1,18 @@
 """The five roles as Django groups with their permissions. Installed after every migrate (idempotent).
 
-Later issues extend ROLE_PERMISSIONS with their own models' permissions.
+The groups are defined here, in code: `ensure_roles` resets each role group to exactly these permissions, so a
+permission added to a role group by hand is removed at the next migrate. Site-specific needs get an extra group.
+
+Roles separate duties (21 CFR Part 11 / ISO 9001 practice): the admin runs the system (plant structure, users,
+site memberships, machine tokens) but does not change quality records; someone who needs both holds both roles.
+Which sites a user sees is not a role: it is the user's SiteMembership rows (see qms.auth.scoping).
+
+Other apps add their models' permissions from their AppConfig.ready():
+    from qms.auth.roles import SUPERVISOR, extend_roles
+    extend_roles({SUPERVISOR: ["spc.change_alarm"]})
 """
+from __future__ import annotations
+
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
@@ -12,42 +23,81 @@ AUDITOR = "auditor"
 ADMIN = "admin"
 ROLES = (QUALITY_ENGINEER, SUPERVISOR, OPERATOR, AUDITOR, ADMIN)
 
-_VIEW_ALL = [
-    "qms.view_site", "qms.view_area", "qms.view_line", "qms.view_workcenter", "qms.view_equipment",
-    "qms.view_product", "qms.view_operation", "qms.view_characteristic", "qms.view_measurement",
-    "qms.view_equipmentstateevent", "qms.view_cycletimerecord", "qms.view_deadletter",
-    "traceability.view_lot", "traceability.view_lotrun", "traceability.view_genealogyedge",
-]
-_PRODUCTION_WRITE = [
-    "qms.add_measurement", "qms.add_equipmentstateevent", "qms.add_cycletimerecord",
-    "traceability.add_lot", "traceability.change_lot", "traceability.add_lotrun", "traceability.change_lotrun",
-    "traceability.add_genealogyedge",
-]
+
+def _perms(app: str, actions: str, *models: str) -> list[str]:
+    return [f"{app}.{action}_{model}" for model in models for action in actions.split()]
+
+
+# Read access to the operational records of the user's sites.
+VIEW_OPERATIONS = (
+    _perms("qms", "view", "site", "area", "line", "workcenter", "equipment", "product", "operation", "characteristic",
+           "measurement", "equipmentstateevent", "cycletimerecord", "deadletter", "ingestbatch")
+    + _perms("traceability", "view", "lot", "lotrun", "genealogyedge")
+)
+# What the shop floor records (also what an MES pushes with the `ingest` scope).
+RECORD_PRODUCTION = (
+    _perms("qms", "add", "measurement", "equipmentstateevent", "cycletimerecord")
+    + _perms("traceability", "add change", "lot", "lotrun")
+    + _perms("traceability", "add", "genealogyedge")
+)
+# The data dictionary and the correction of rejected data: quality engineering.
+MAINTAIN_QUALITY_DATA = (
+    _perms("qms", "add change delete", "characteristic")
+    + _perms("qms", "change", "deadletter")
+    + _perms("qms", "add change", "product", "operation")
+)
+# Reviewing the trail and who may access what (read-only).
+REVIEW_TRAIL = (
+    _perms("qms", "view", "auditentry", "apitoken", "sitemembership")
+    + _perms("auth", "view", "user", "group")
+)
+# Running the system: plant structure, users and their sites, machine tokens.
+ADMINISTER = (
+    _perms("qms", "add change", "site", "area", "line", "workcenter", "equipment")
+    + _perms("qms", "view add change", "apitoken")
+    + _perms("qms", "view add change delete", "sitemembership")
+    + _perms("auth", "view add change", "user")
+    + _perms("auth", "view", "group")
+    + _perms("qms", "view", "auditentry")
+)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATOR: _VIEW_ALL + _PRODUCTION_WRITE,
-    SUPERVISOR: _VIEW_ALL + _PRODUCTION_WRITE,
-    QUALITY_ENGINEER: _VIEW_ALL + _PRODUCTION_WRITE + [
-        "qms.add_characteristic", "qms.change_characteristic", "qms.delete_characteristic",
-        "qms.change_deadletter", "qms.add_product", "qms.change_product", "qms.add_operation", "qms.change_operation",
-    ],
-    AUDITOR: _VIEW_ALL + ["qms.view_auditentry"],
-    ADMIN: _VIEW_ALL + _PRODUCTION_WRITE + [
-        "qms.add_characteristic", "qms.change_characteristic", "qms.delete_characteristic", "qms.change_deadletter",
-        "qms.view_auditentry", "qms.view_apitoken", "qms.add_apitoken", "qms.change_apitoken",
-        "qms.add_site", "qms.change_site", "qms.add_area", "qms.change_area", "qms.add_line", "qms.change_line",
-        "qms.add_workcenter", "qms.change_workcenter", "qms.add_equipment", "qms.change_equipment",
-        "qms.add_product", "qms.change_product", "qms.add_operation", "qms.change_operation",
-        "qms.add_sitemembership", "qms.change_sitemembership", "qms.delete_sitemembership",
-    ],
+    OPERATOR: VIEW_OPERATIONS + RECORD_PRODUCTION,
+    SUPERVISOR: VIEW_OPERATIONS + RECORD_PRODUCTION,
+    QUALITY_ENGINEER: VIEW_OPERATIONS + RECORD_PRODUCTION + MAINTAIN_QUALITY_DATA,
+    AUDITOR: VIEW_OPERATIONS + REVIEW_TRAIL,
+    ADMIN: VIEW_OPERATIONS + ADMINISTER,
 }
 
 
-def ensure_roles(**_kwargs) -> None:
-    for role, perm_names in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        query = Q()
+def extend_roles(grants: dict[str, list[str]]) -> None:
+    """Add permissions ("app_label.codename") to roles; call from an AppConfig.ready(). Idempotent."""
+    for role, perm_names in grants.items():
+        if role not in ROLE_PERMISSIONS:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         for name in perm_names:
-            app_label, codename = name.split(".", 1)
-            query |= Q(content_type__app_label=app_label, codename=codename)
-        group.permissions.set(Permission.objects.filter(query))
+            if name not in ROLE_PERMISSIONS[role]:
+                ROLE_PERMISSIONS[role].append(name)
+
+
+def role_permission_query(perm_names) -> Q:
+    query = Q(pk__in=[])
+    for name in perm_names:
+        app_label, codename = name.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return query
+
+
+def ensure_roles(**_kwargs) -> None:
+    """Create the role groups and set their permissions (post_migrate; runs once per migrated app, so a permission
+    of an app migrated later is picked up by that app's run)."""
+    for role, perm_names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set(Permission.objects.filter(role_permission_query(perm_names)))
+
+
+def missing_role_permissions() -> dict[str, list[str]]:
+    """Permissions named in a role that do not exist in the database (a typo or a removed model)."""
+    existing = {f"{app}.{code}" for app, code in Permission.objects.values_list("content_type__app_label", "codename")}
+    missing = {role: sorted(set(perms) - existing) for role, perms in ROLE_PERMISSIONS.items()}
+    return {role: perms for role, perms in missing.items() if perms}
