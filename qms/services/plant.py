@@ -96,8 +96,10 @@ def blocking_references(instance: models.Model) -> list[Referrer]:
 
 def _blocking(model, queryset, depth: int) -> list[Referrer]:
     found: list[Referrer] = []
-    for relation in model._meta.related_objects:
-        if relation.many_to_many or relation.on_delete is None:
+    # Hidden relations too: e.g. Measurement.equipment has related_name="+" but still protects the machine.
+    relations = [f for f in model._meta.get_fields(include_hidden=True) if f.auto_created and not f.concrete]
+    for relation in relations:
+        if relation.many_to_many or getattr(relation, "on_delete", None) is None:
             continue
         referring = relation.related_model
         rows = referring._base_manager.filter(**{f"{relation.field.name}__in": queryset})
