@@ -17,6 +17,9 @@ from spc.engine.rules import DEFAULT_RULES, RULES, SHEWHART_RULES
 from spc.engine.subgroups import Subgroups
 
 MAX_VALUES = 1_000_000
+# Squares of larger numbers overflow double precision (variances, sums of squares): refuse them by name instead
+# of returning infinite limits. No physical measurement comes near.
+MAX_MAGNITUDE = 1e100
 MAX_EXCLUSION_ROUNDS = 50
 PARAMS = {
     "lambda", "L", "k", "h", "target", "sigma", "sigma_method", "baseline", "exclude", "exclude_out_of_control",
@@ -231,6 +234,11 @@ def _numbers(items, field: str) -> np.ndarray:
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise EngineInputError(f"{field}[{bad}] is not a finite number.", field=field, code="non_finite")
+    huge = np.abs(array) > MAX_MAGNITUDE
+    if huge.any():
+        bad = int(np.flatnonzero(huge)[0])
+        raise EngineInputError(f"{field}[{bad}] = {array[bad]:g} is beyond ±{MAX_MAGNITUDE:g}.", field=field,
+                               code="out_of_range")
     return array
 
 
@@ -264,6 +272,9 @@ def _subgroups(groups, required_size) -> Subgroups:
             if not math.isfinite(item):
                 raise EngineInputError(f"subgroups[{row}][{column}] is not a finite number.", field="subgroups",
                                        code="non_finite")
+            if abs(item) > MAX_MAGNITUDE:
+                raise EngineInputError(f"subgroups[{row}][{column}] = {item:g} is beyond ±{MAX_MAGNITUDE:g}.",
+                                       field="subgroups", code="out_of_range")
     _check_total(total)
     return Subgroups.from_lists(groups)
 
@@ -382,11 +393,11 @@ def validate_spec(chart, spec):
 
 
 def _json_floats(array: np.ndarray) -> list:
-    nan = np.isnan(array)
-    if not nan.any():
+    missing = ~np.isfinite(array)
+    if not missing.any():
         return array.tolist()
     out = array.astype(object)
-    out[nan] = None
+    out[missing] = None
     return out.tolist()
 
 

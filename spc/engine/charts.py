@@ -191,9 +191,12 @@ def chart_statistics(limits: Limits, data: ChartData, carry: dict | None = None)
     if kind in ("np", "c"):
         return {kind: data.counts.astype(np.float64)}, {}, carry
     if kind == "ewma":
+        # z − μ0 follows the same recursion on x − μ0; in that form a series sitting on target stays exactly on
+        # target (λx + (1 − λ)z can miss x in the last bit and then "drift" across a zero-width limit).
         lam = limits.lam
-        state = carry.get("ewma_state", (1.0 - lam) * limits.center)
-        z, final = scipy_signal.lfilter([lam], [1.0, -(1.0 - lam)], data.values, zi=[state])
+        state = carry.get("ewma_state", 0.0)
+        deviation, final = scipy_signal.lfilter([lam], [1.0, -(1.0 - lam)], data.values - limits.center, zi=[state])
+        z = limits.center + deviation
         factor = ewma_variance_factor(lam, len(data), carry.get("ewma_factor", 1.0))
         if len(data):
             carry["ewma_state"], carry["ewma_factor"] = float(final[0]), float(factor[-1])

@@ -51,7 +51,7 @@ class LiveState:
             return state
         charts, carry = evaluate(limits, data, {})
         first = max(0, len(data) - WINDOW)
-        for series in charts:
+        for series in charts if limits.chart != "cusum" else ():  # CUSUM's state is its sums (in `carry`)
             tracker = state.trackers[series.name]
             for i in range(first, len(data)):
                 tracker.push(i, float(series.points[i]), float(series.center[i]), float(series.sigma[i]),
