@@ -291,3 +291,16 @@ def test_export_of_one_site_imports_into_an_empty_site_identically(site, charact
     assert preview.applied, preview.to_dict()["problems"]
     assert export_dictionary(target, "json").split('"characteristics"')[1] == \
         export_dictionary(site, "json").split('"characteristics"')[1]
+
+
+def test_the_documented_example_file_previews_cleanly(site, equipment):
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    doc = (Path(django_settings.BASE_DIR) / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    example = doc.split("```csv\n", 1)[1].split("```", 1)[0]
+    OperationFactory(product=ProductFactory(site=site, part_number="PN-4711", revision="B"), code="MOULD")
+    preview = preview_import(site, example, "csv")
+    assert preview.ok, preview.to_dict()["problems"]
+    assert preview.counts["create"] == 4
