@@ -182,3 +182,10 @@ def test_retire_endpoint(engineer_client, characteristic):
     response = engineer_client.post(f"{URL}{characteristic.pk}/retire/", {"reason": "scrapped"}, format="json")
     assert (response.status_code, response.json()["status"]) == (200, "retired")
     assert engineer_client.post(f"{URL}{characteristic.pk}/retire/", {}, format="json").status_code == 400
+
+
+def test_patch_cannot_move_an_entry_to_another_site(engineer_client, characteristic, other_site):
+    response = engineer_client.patch(f"{URL}{characteristic.pk}/", {"site": "S2", "name_en": "x"}, format="json")
+    assert response.status_code == 400 and "site" in response.json()["error"]["details"]
+    characteristic.refresh_from_db()
+    assert characteristic.name_en == "Barrel zone temperature"

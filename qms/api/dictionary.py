@@ -162,6 +162,10 @@ class CharacteristicViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixi
     @extend_schema(request=CharacteristicWriteSerializer, responses={200: CharacteristicSerializer})
     def partial_update(self, request, *args, **kwargs):
         entry = self.get_object()
+        site_code = request.data.get("site") if isinstance(request.data, dict) else None
+        if site_code not in (None, entry.site.code):
+            raise ApiError(_("A characteristic cannot move to another site; create it there instead."),
+                           details={"site": [str(site_code)]})
         try:
             entry = dictionary_services.update_characteristic(
                 entry.pk, _editable_data(request), reason=request_reason(request),
