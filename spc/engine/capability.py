@@ -96,6 +96,7 @@ def _normal_indices(x, lsl, usl, target, sigma_within, within_df, confidence) ->
 
 def _indices(mean, sigma, lsl, usl, dof, n, z, confidence, letter) -> dict:
     name_p, name_k = f"{letter}p", f"{letter}pk"
+    sigma = np.float64(sigma)  # zero sigma gives inf (reported as null), not ZeroDivisionError
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = (usl - mean) / (3.0 * sigma) if usl is not None else None
         lower = (mean - lsl) / (3.0 * sigma) if lsl is not None else None
@@ -114,6 +115,7 @@ def _indices(mean, sigma, lsl, usl, dof, n, z, confidence, letter) -> dict:
 
 
 def _ppm(mean, sigma, lsl, usl) -> dict:
+    sigma = np.float64(sigma)
     with np.errstate(divide="ignore", invalid="ignore"):
         below = 1e6 * float(stats.norm.cdf((lsl - mean) / sigma)) if lsl is not None else None
         above = 1e6 * float(stats.norm.sf((usl - mean) / sigma)) if usl is not None else None
