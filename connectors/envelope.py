@@ -14,7 +14,7 @@ QualityName = Literal["good", "uncertain", "bad"]
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    connector: str                 # connector name, unique per site
+    connector: str                 # connector key "<site code>/<connector name>" (ConnectorSpec.key)
     source_ref: str                # node id / register spec / topic — where the value came from
     characteristic: str            # data-dictionary code it maps to
     value: float | None            # normalised (scaled) value; None only with quality "bad"
@@ -35,6 +35,19 @@ class Envelope:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Envelope:
+        values = dict(data)
+        for key in ("source_ts", "server_ts", "received_ts"):
+            if values.get(key) is not None:
+                values[key] = datetime.fromisoformat(values[key])
+        return cls(**values)
+
+    @property
+    def ts(self) -> datetime:
+        """The time the value is stored under: the machine's timestamp, else the server's, else arrival."""
+        return self.source_ts or self.server_ts or self.received_ts
 
 
 class ReadingSink(Protocol):

@@ -1,0 +1,276 @@
+"""The connector runner: a long-lived, supervised asyncio process hosting one adapter task per enabled connector.
+
+    adapters ──put──► outbox (SQLite, fsync'd) ──flusher──► backend.deliver(batch) ──► ingest (Celery / in-process)
+                                                    ▲                 │ confirmed
+                                                    └──── confirm ◄───┘  (deleted only now)
+
+- Supervision: an adapter that raises is restarted with exponential backoff (1 s … 30 s, jitter); one that has
+  run well for a minute starts again from the short backoff.
+- Reload without restart: the backend's config version (max updated_at + counts) is polled; on a change the specs
+  are reloaded and only connectors whose fingerprint changed are restarted; removed/disabled ones are stopped.
+- Flushing: one open batch per connector at a time, so batches reach the ingest strictly in order; a failed
+  delivery is retried with backoff and the same batch id (idempotent).
+- Graceful stop (SIGTERM): adapters are cancelled, a last flush is attempted for a few seconds, status is saved.
+  Anything not flushed stays in the outbox for the next start.
+
+No Django import: the database side is the `RunnerBackend` (connectors.services.DjangoRunnerBackend).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from connectors.adapters import Adapter, adapter_class, runner_hosted
+from connectors.envelope import Envelope
+from connectors.health import CONNECTING, DOWN, STOPPED, ConnectorHealth
+from connectors.outbox import AsyncOutbox, Batch, Outbox
+from connectors.spec import ConnectorSpec
+
+log = logging.getLogger("connectors.runner")
+
+
+class RunnerBackend(Protocol):
+    """What the runner needs from the outside world. All methods are blocking; the runner calls them in threads."""
+
+    def config_version(self) -> str: ...
+    def load_specs(self) -> list[ConnectorSpec]: ...
+    def deliver(self, batch: Batch) -> bool: ...          # True once the ingest of this batch is confirmed
+    def save_status(self, snapshots: dict[int, dict], buffered: dict[str, int], runner: str) -> None: ...
+
+
+@dataclass
+class RunnerSettings:
+    config_poll_s: float = 2.0
+    flush_interval_s: float = 0.05
+    status_interval_s: float = 2.0
+    batch_size: int = 5000
+    retry_min_s: float = 0.5
+    retry_max_s: float = 5.0
+    restart_min_s: float = 1.0
+    restart_max_s: float = 30.0
+    stop_flush_s: float = 5.0
+    periodic: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
+
+
+class ConnectorSink:
+    """The sink one adapter writes to: stamps the connector key and commits to the shared outbox."""
+
+    def __init__(self, outbox: AsyncOutbox, key: str, wake: asyncio.Event):
+        self.outbox = outbox
+        self.key = key
+        self.wake = wake
+
+    async def put(self, envelopes: list[Envelope]) -> list[Envelope]:
+        stamped = [e if e.connector == self.key else replace(e, connector=self.key) for e in envelopes]
+        numbered = await self.outbox.put(stamped)
+        self.wake.set()
+        return numbered
+
+
+@dataclass
+class _Hosted:
+    spec: ConnectorSpec
+    health: ConnectorHealth
+    task: asyncio.Task
+
+
+class Runner:
+    def __init__(self, outbox: Outbox, backend: RunnerBackend, settings: RunnerSettings | None = None, *,
+                 adapter_factory: Callable[[ConnectorSpec, ConnectorSink, ConnectorHealth], Adapter] | None = None,
+                 name: str | None = None):
+        self.outbox = AsyncOutbox(outbox)
+        self.backend = backend
+        self.settings = settings or RunnerSettings()
+        self.adapter_factory = adapter_factory or self._default_factory
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.hosted: dict[int, _Hosted] = {}
+        self.healths: dict[int, ConnectorHealth] = {}
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._retry_at: dict[str, float] = {}
+        self._retry_delay: dict[str, float] = {}
+        self._version: str | None = None
+        self.delivered_batches = 0
+
+    @staticmethod
+    def _default_factory(spec, sink, health):
+        return adapter_class(spec.kind)(spec, sink, health)
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("connector runner %s starting", self.name)
+        background = [
+            asyncio.create_task(self._config_loop(), name="config"),
+            asyncio.create_task(self._flush_loop(), name="flush"),
+            asyncio.create_task(self._status_loop(), name="status"),
+        ] + [
+            asyncio.create_task(self._periodic_loop(interval, job), name=f"periodic:{getattr(job, '__name__', job)}")
+            for interval, job in self.settings.periodic
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("connector runner %s stopping", self.name)
+            for hosted in list(self.hosted.values()):
+                await self._stop_connector(hosted)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.settings.stop_flush_s):
+                    await self._drain()
+            with contextlib.suppress(Exception):
+                await self._save_status()
+            self.outbox.close()
+            log.info("connector runner %s stopped", self.name)
+
+    # --- configuration ------------------------------------------------------------------------------------------
+    async def _config_loop(self) -> None:
+        while True:
+            try:
+                version = await asyncio.to_thread(self.backend.config_version)
+                if version != self._version:
+                    specs = await asyncio.to_thread(self.backend.load_specs)
+                    await self.apply_specs(specs)
+                    self._version = version
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not load connector configuration; keeping the running set")
+            await asyncio.sleep(self.settings.config_poll_s)
+
+    async def apply_specs(self, specs: list[ConnectorSpec]) -> None:
+        wanted = {spec.id: spec for spec in specs if runner_hosted(spec.kind)}
+        for spec_id, hosted in list(self.hosted.items()):
+            spec = wanted.get(spec_id)
+            if spec is None or spec.fingerprint != hosted.spec.fingerprint:
+                log.info("stopping connector %s (%s)", hosted.spec.name, "removed" if spec is None else "changed")
+                await self._stop_connector(hosted)
+        for spec_id, spec in wanted.items():
+            if spec_id not in self.hosted:
+                self._start_connector(spec)
+
+    def _start_connector(self, spec: ConnectorSpec) -> None:
+        health = self.healths.setdefault(spec.id, ConnectorHealth())
+        task = asyncio.create_task(self._supervise(spec, health), name=f"connector:{spec.name}")
+        self.hosted[spec.id] = _Hosted(spec, health, task)
+        log.info("started connector %s (%s)", spec.name, spec.kind)
+
+    async def _stop_connector(self, hosted: _Hosted) -> None:
+        hosted.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await hosted.task
+        hosted.health.set_state(STOPPED)
+        self.hosted.pop(hosted.spec.id, None)
+
+    async def _supervise(self, spec: ConnectorSpec, health: ConnectorHealth) -> None:
+        sink = ConnectorSink(self.outbox, spec.key, self._wake)
+        delay = self.settings.restart_min_s
+        while True:
+            started = time.monotonic()
+            health.set_state(CONNECTING)
+            try:
+                adapter = self.adapter_factory(spec, sink, health)
+                await adapter.run()
+                raise RuntimeError("adapter returned although the connector is enabled")
+            except asyncio.CancelledError:
+                health.set_state(STOPPED)
+                raise
+            except Exception as exc:
+                log.exception("connector %s crashed; restarting", spec.name)
+                health.error(exc)
+                health.set_state(DOWN, f"{type(exc).__name__}: {exc}")
+            if time.monotonic() - started > 60:
+                delay = self.settings.restart_min_s
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.settings.restart_max_s)
+            health.reconnected()
+
+    # --- flushing -----------------------------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                progressed = await self.flush_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("flush failed")
+                progressed = False
+            if not progressed:
+                self._wake.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races the wake-up.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.flush_interval_s):
+                        await self._wake.wait()
+
+    async def flush_once(self) -> bool:
+        """Deliver at most one batch per connector; True if any batch was confirmed."""
+        progressed = False
+        now = time.monotonic()
+        for key in await self.outbox.connectors_with_pending():
+            if self._retry_at.get(key, 0) > now:
+                continue
+            batch = await self.outbox.next_batch(key, self.settings.batch_size)
+            if batch is None:
+                continue
+            try:
+                confirmed = await asyncio.to_thread(self.backend.deliver, batch)
+            except Exception as exc:
+                log.warning("delivery of %s failed: %s", batch.batch_id, exc)
+                await self.outbox.record_failure(batch.batch_id, f"{type(exc).__name__}: {exc}")
+                confirmed = False
+            if confirmed:
+                await self.outbox.confirm(batch.batch_id)
+                self.delivered_batches += 1
+                self._retry_at.pop(key, None)
+                self._retry_delay.pop(key, None)
+                progressed = True
+            else:
+                delay = min(self._retry_delay.get(key, self.settings.retry_min_s / 2) * 2, self.settings.retry_max_s)
+                self._retry_delay[key] = delay
+                self._retry_at[key] = time.monotonic() + delay
+        return progressed
+
+    async def _drain(self) -> None:
+        self._retry_at.clear()
+        while await self.outbox.connectors_with_pending():
+            if not await self.flush_once():
+                await asyncio.sleep(self.settings.retry_min_s)
+
+    # --- status and periodic jobs -------------------------------------------------------------------------------
+    async def _save_status(self) -> None:
+        buffered = await self.outbox.pending_counts()
+        snapshots = {spec_id: health.snapshot() for spec_id, health in self.healths.items()}
+        await asyncio.to_thread(self.backend.save_status, snapshots, buffered, self.name)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.status_interval_s)
+            try:
+                await self._save_status()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not save connector status")
+
+    async def _periodic_loop(self, interval: float, job: Callable[[], object]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job %s failed", job)

@@ -1,0 +1,285 @@
+"""Connector domain services (Django side): configuration for the runner, storing reading batches through the
+foundation's ingestion service, status, the staleness watchdog.
+
+Functions others call:
+    load_specs(group="") -> list[ConnectorSpec]
+    config_version(group="") -> str
+    store_readings(batch_id, envelopes, *, connector_id=None) -> ReadingsOutcome      (the ingest task's body)
+    batch_confirmed(connector, batch_id) -> bool
+    check_staleness(now=None) -> list[StaleTag]                                        (the watchdog's body)
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Count, F, Max, Q
+
+from connectors.models import Connector, ConnectorStatus, TagMapping
+from connectors.outbox import Batch
+from connectors.seams import StaleTag, data_resumed, data_stale
+from connectors.spec import ConnectorSpec, TagSpec
+
+log = logging.getLogger("connectors.services")
+
+STALE_FACTOR = 3.0
+
+
+# --- configuration for the runner ------------------------------------------------------------------------------
+def _connectors(group: str):
+    return Connector.objects.filter(enabled=True, runner_group=group)
+
+
+def config_version(group: str = "") -> str:
+    connectors = Connector.objects.filter(runner_group=group).aggregate(
+        n=Count("id"), at=Max("updated_at"), on=Count("id", filter=Q(enabled=True))
+    )
+    tags = TagMapping.objects.filter(connector__runner_group=group).aggregate(n=Count("id"), at=Max("updated_at"))
+    return f"{connectors['n']}:{connectors['on']}:{connectors['at']}|{tags['n']}:{tags['at']}"
+
+
+def spec_for(connector: Connector) -> ConnectorSpec:
+    tags = tuple(
+        TagSpec(
+            source_ref=tag.source_ref, characteristic=tag.characteristic.code, params=tag.params or {},
+            equipment=tag.characteristic.equipment.code if tag.characteristic.equipment_id else None,
+            update_period_s=tag.characteristic.update_period_s,
+            physical_min=tag.characteristic.physical_min, physical_max=tag.characteristic.physical_max,
+        )
+        for tag in connector.tags.all()
+        if tag.enabled
+    )
+    return ConnectorSpec(
+        id=connector.pk, site=connector.site.code, name=connector.name, kind=connector.kind,
+        config=connector.config or {}, secrets=connector.secrets or {}, tags=tags, shadow_mode=connector.shadow_mode,
+    )
+
+
+def load_specs(group: str = "") -> list[ConnectorSpec]:
+    connectors = _connectors(group).select_related("site").prefetch_related(
+        "tags__characteristic__equipment"
+    )
+    return [spec_for(connector) for connector in connectors]
+
+
+def connector_by_key(key: str) -> Connector:
+    site_code, _, name = key.partition("/")
+    return Connector.objects.select_related("site").get(site__code=site_code, name=name)
+
+
+# --- storing readings ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReadingsOutcome:
+    batch_id: str
+    readings: int
+    stored: int
+    duplicates: int
+    rejected: int
+    not_stored_bad: int     # bad-quality readings without a value: counted and tracked, never stored as numbers
+    replayed: bool          # the batch had been ingested before (a resend): nothing counted twice
+
+
+def envelope_item(envelope: dict) -> dict:
+    """A reading envelope as an item of the foundation's measurement batch."""
+    item = {
+        "characteristic": envelope["characteristic"],
+        "value": envelope["value"],
+        "ts": envelope.get("source_ts") or envelope.get("server_ts") or envelope["received_ts"],
+        "quality": envelope.get("quality") or "good",
+    }
+    if envelope.get("lot"):
+        item["lot"] = envelope["lot"]
+    if envelope.get("equipment"):
+        item["equipment"] = envelope["equipment"]
+    return item
+
+
+def store_readings(batch_id: str, envelopes: list[dict], *, connector_id: int | None = None) -> ReadingsOutcome:
+    """Store one outbox batch through the foundation's ingestion service (idempotent on `batch_id`), then update
+    tag freshness and the connector's counters. Safe to call again with the same batch: stored once."""
+    connector = (
+        Connector.objects.select_related("site").get(pk=connector_id)
+        if connector_id is not None else connector_by_key(envelopes[0]["connector"])
+    )
+    storable = [e for e in envelopes if e.get("value") is not None]
+    valueless = len(envelopes) - len(storable)
+    from connectors.ingest_bridge import ingest_items
+
+    result = ingest_items(connector, batch_id, [envelope_item(e) for e in storable])
+    outcome = ReadingsOutcome(
+        batch_id=batch_id, readings=len(envelopes), stored=result.stored, duplicates=result.duplicates,
+        rejected=result.rejected, not_stored_bad=valueless, replayed=result.replayed,
+    )
+    if not outcome.replayed:
+        _note_fresh_tags(connector, envelopes)
+        ConnectorStatus.objects.get_or_create(connector=connector)
+        latest = max((envelope_item(e)["ts"] for e in envelopes), default=None)
+        ConnectorStatus.objects.filter(connector=connector).update(
+            stored=F("stored") + outcome.stored, duplicates=F("duplicates") + outcome.duplicates,
+            rejected=F("rejected") + outcome.rejected,
+        )
+        if latest:
+            ConnectorStatus.objects.filter(connector=connector).filter(
+                Q(last_value_at__isnull=True) | Q(last_value_at__lt=latest)
+            ).update(last_value_at=latest)
+    return outcome
+
+
+def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
+    latest: dict[str, tuple[str, str]] = {}
+    for envelope in envelopes:
+        ts = envelope.get("received_ts")   # freshness is about the link: when did we last hear from the tag
+        code = envelope["characteristic"]
+        if code not in latest or ts > latest[code][0]:
+            latest[code] = (ts, envelope.get("quality") or "good")
+    if not latest:
+        return
+    resumed: list[StaleTag] = []
+    with transaction.atomic():
+        tags = TagMapping.objects.select_related("characteristic").filter(
+            connector=connector, characteristic__code__in=list(latest)
+        )
+        for tag in tags:
+            ts_text, quality = latest[tag.characteristic.code]
+            ts = datetime.fromisoformat(ts_text)
+            if tag.last_value_at is not None and tag.last_value_at >= ts and not tag.stale_since:
+                continue
+            if tag.stale_since is not None:
+                resumed.append(_stale_tag(connector, tag, tag.stale_since))
+            TagMapping.objects.filter(pk=tag.pk).update(last_value_at=ts, last_quality=quality, stale_since=None)
+        if resumed:
+            site_id = connector.site_id
+            transaction.on_commit(lambda: data_resumed.send(sender=TagMapping, site_id=site_id, tags=resumed))
+
+
+def batch_confirmed(connector: Connector, batch_id: str) -> bool:
+    from connectors.ingest_bridge import batch_ingested
+
+    return batch_ingested(connector, batch_id)
+
+
+# --- status ----------------------------------------------------------------------------------------------------
+def save_runner_status(snapshots: dict[int, dict], buffered: dict[str, int], runner: str) -> None:
+    now = datetime.now(UTC)
+    connectors = Connector.objects.select_related("site").filter(pk__in=list(snapshots))
+    for connector in connectors:
+        snapshot = snapshots[connector.pk]
+        ConnectorStatus.objects.get_or_create(connector=connector)
+        fields = {
+            "state": snapshot["state"], "detail": snapshot["detail"][:500], "runner": runner[:120],
+            "received": snapshot["received"], "bad_quality": snapshot["bad_quality"],
+            "reconnects": snapshot["reconnects"], "clock_skew_ms": snapshot["clock_skew_ms"],
+            "buffered": buffered.get(f"{connector.site.code}/{connector.name}", 0), "heartbeat_at": now,
+        }
+        if snapshot.get("last_error"):
+            fields["last_error"] = snapshot["last_error"]
+            fields["last_error_at"] = snapshot["last_error_at"]
+        ConnectorStatus.objects.filter(connector=connector).update(**fields)
+
+
+# --- staleness -------------------------------------------------------------------------------------------------
+def _stale_tag(connector: Connector, tag: TagMapping, since: datetime) -> StaleTag:
+    return StaleTag(
+        connector_id=connector.pk, connector=connector.name, tag_id=tag.pk, source_ref=tag.source_ref,
+        characteristic_id=tag.characteristic_id, characteristic=tag.characteristic.code,
+        equipment_id=tag.characteristic.equipment_id, last_value_at=tag.last_value_at,
+        expected_period_s=tag.characteristic.update_period_s or 0.0, stale_since=since,
+    )
+
+
+def check_staleness(now: datetime | None = None) -> list[StaleTag]:
+    """Mark tags with no update within 3 × their characteristic's update period as stale and send `data_stale`
+    once per newly stale tag (grouped by site). A tag that never reported counts from its last configuration change."""
+    now = now or datetime.now(UTC)
+    newly: dict[int, list[StaleTag]] = defaultdict(list)
+    candidates = TagMapping.objects.select_related("connector", "characteristic").filter(
+        enabled=True, connector__enabled=True, stale_since__isnull=True,
+        characteristic__update_period_s__gt=0,
+    )
+    with transaction.atomic():
+        for tag in candidates:
+            period = tag.characteristic.update_period_s
+            reference = tag.last_value_at or max(tag.updated_at, tag.connector.updated_at)
+            if now - reference <= timedelta(seconds=STALE_FACTOR * period):
+                continue
+            updated = TagMapping.objects.filter(pk=tag.pk, stale_since__isnull=True).update(stale_since=now)
+            if updated:
+                newly[tag.connector.site_id].append(_stale_tag(tag.connector, tag, now))
+        for site_id, tags in newly.items():
+            transaction.on_commit(functools.partial(data_stale.send, sender=TagMapping, site_id=site_id, tags=tags))
+    return [tag for tags in newly.values() for tag in tags]
+
+
+# --- the runner's database side -------------------------------------------------------------------------------
+def _fresh_connection(fn):
+    """The runner calls these from worker threads: drop broken/expired connections before and after errors, so a
+    database outage heals by itself once PostgreSQL is back."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            connection.close()
+            raise
+
+    return wrapper
+
+
+class DjangoRunnerBackend:
+    """RunnerBackend on the database. `deliver` stores in-process when Celery runs eagerly (embedded default),
+    else sends the ingest task and reports the batch confirmed once the database has it (resending, with the same
+    idempotent batch id, if no confirmation arrives within `resend_after_s`)."""
+
+    def __init__(self, group: str = "", *, resend_after_s: float = 30.0, confirm_wait_s: float = 10.0):
+        self.group = group
+        self.resend_after_s = resend_after_s
+        self.confirm_wait_s = confirm_wait_s
+        self._sent_at: dict[str, float] = {}
+
+    @_fresh_connection
+    def config_version(self) -> str:
+        return config_version(self.group)
+
+    @_fresh_connection
+    def load_specs(self) -> list[ConnectorSpec]:
+        return load_specs(self.group)
+
+    @_fresh_connection
+    def deliver(self, batch: Batch) -> bool:
+        connector = connector_by_key(batch.connector)
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            store_readings(batch.batch_id, batch.envelopes, connector_id=connector.pk)
+            return True
+        if batch_confirmed(connector, batch.batch_id):
+            self._sent_at.pop(batch.batch_id, None)
+            return True
+        sent = self._sent_at.get(batch.batch_id)
+        if sent is None or time.monotonic() - sent > self.resend_after_s:
+            from connectors.tasks import ingest_readings
+
+            ingest_readings.apply_async(args=(batch.batch_id, batch.envelopes), kwargs={"connector_id": connector.pk})
+            self._sent_at[batch.batch_id] = time.monotonic()
+        deadline = time.monotonic() + self.confirm_wait_s
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if batch_confirmed(connector, batch.batch_id):
+                self._sent_at.pop(batch.batch_id, None)
+                return True
+        return False
+
+    @_fresh_connection
+    def save_status(self, snapshots: dict[int, dict], buffered: dict[str, int], runner: str) -> None:
+        save_runner_status(snapshots, buffered, runner)
+
+
+def run_periodic_jobs() -> None:
+    """What Celery beat schedules in production, run by the runner itself in the embedded default."""
+    check_staleness()

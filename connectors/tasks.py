@@ -1,0 +1,29 @@
+"""Celery tasks of the connector layer — the work that finishes (the never-ending protocol sessions live in the
+runner, not in a task: a task that never ends is redelivered after the visibility timeout and duplicates the
+listener). Queues: ingest, periodic, writeback (routes in settings.CELERY_TASK_ROUTES).
+
+Every task is idempotent, `acks_late` with reject-on-worker-lost (settings), with bounded retries.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from connectors import services
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60,
+             max_retries=8, retry_jitter=True)
+def ingest_readings(self, batch_id: str, envelopes: list[dict], connector_id: int | None = None) -> dict:
+    """Store one outbox batch (idempotent on batch_id: a redelivery or resend stores nothing twice)."""
+    return asdict(services.store_readings(batch_id, envelopes, connector_id=connector_id))
+
+
+@shared_task(acks_late=True, autoretry_for=(DatabaseError, *TRANSIENT), max_retries=2)
+def watch_staleness() -> int:
+    """Raise data_stale for tags silent for more than 3 × their update period. Returns how many went stale."""
+    return len(services.check_staleness())
