@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, ListView, View
 
 from qms.models import Characteristic
@@ -269,7 +269,8 @@ class ImportPreviewView(SitePageMixin, View):
 
 
 ACTION_LABELS = {
-    "create": _lazy("new"), "update": _lazy("changed"), "unchanged": _lazy("unchanged"), "invalid": _lazy("invalid"),
+    "create": gettext_lazy("new"), "update": gettext_lazy("changed"), "unchanged": gettext_lazy("unchanged"),
+    "invalid": gettext_lazy("invalid"),
 }
 
 
