@@ -8,6 +8,8 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -138,6 +140,10 @@ class AuditExportView(APIView):
     user_perms = {"GET": "qms.view_auditentry"}
     formats = ("csv",)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("as", OpenApiTypes.STR, enum=["csv"], description="Export format (csv).")],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request):
         wanted = request.query_params.get("as", "csv")
         if wanted not in self.formats:

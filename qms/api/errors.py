@@ -118,11 +118,12 @@ class ApiErrorMiddleware:
         if (
             response.status_code < 400
             or not request.path.startswith(API_PREFIX)
-            or isinstance(response, Response)
             or getattr(response, "streaming", False)
             or response.get("Content-Type", "").startswith("application/json")
         ):
             return response
+        if isinstance(response, Response):
+            return self._drf_error_as_json(response)
         details = None
         exc = getattr(request, "_qp_unhandled_exception", None)
         if response.status_code >= 500 and settings.DEBUG and exc is not None:
@@ -131,6 +132,21 @@ class ApiErrorMiddleware:
             error_body(_CODES.get(response.status_code, "error"), _message_for(request, response.status_code), details),
             status=response.status_code,
         )
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
+
+    @staticmethod
+    def _drf_error_as_json(response: Response):
+        """DRF views that render HTML or YAML (the docs pages, the schema) would render their error body in that
+        format; the browsable API ("api") keeps its HTML for developers."""
+        renderer = getattr(response, "accepted_renderer", None)
+        data = response.data if isinstance(response.data, dict) else {}
+        if getattr(renderer, "format", "api") == "api" or "error" not in data:
+            return response
+        # Only the error: TemplateHTMLRenderer adds "status_code" to the data while rendering.
+        json_response = JsonResponse({"error": data["error"]}, status=response.status_code)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 json_response[header] = response[header]

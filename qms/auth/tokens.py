@@ -200,3 +200,6 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+from qms.auth import schema as _schema  # noqa: E402,F401  (registers the OpenAPI description of Bearer tokens)
