@@ -25,6 +25,8 @@ from connectors.models import Connector, ConnectorStatus, TagMapping
 from connectors.outbox import Batch
 from connectors.seams import StaleTag, data_resumed, data_stale
 from connectors.spec import ConnectorSpec, TagSpec
+from qms.models import IngestBatch
+from qms.services.ingest import ingest_measurements
 
 log = logging.getLogger("connectors.services")
 
@@ -109,12 +111,14 @@ def store_readings(batch_id: str, envelopes: list[dict], *, connector_id: int | 
     )
     storable = [e for e in envelopes if e.get("value") is not None]
     valueless = len(envelopes) - len(storable)
-    from connectors.ingest_bridge import ingest_items
-
-    result = ingest_items(connector, batch_id, [envelope_item(e) for e in storable])
+    result = ingest_measurements(
+        site=connector.site, items=[envelope_item(e) for e in storable], source=connector.source_label,
+        idempotency_key=batch_id,
+    )
     outcome = ReadingsOutcome(
-        batch_id=batch_id, readings=len(envelopes), stored=result.stored, duplicates=result.duplicates,
-        rejected=result.rejected, not_stored_bad=valueless, replayed=result.replayed,
+        batch_id=batch_id, readings=len(envelopes), stored=result.body.get("stored", 0),
+        duplicates=result.body.get("duplicates", 0), rejected=result.body.get("rejected", 0),
+        not_stored_bad=valueless, replayed=result.replayed,
     )
     if not outcome.replayed:
         _note_fresh_tags(connector, envelopes)
@@ -159,9 +163,8 @@ def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
 
 
 def batch_confirmed(connector: Connector, batch_id: str) -> bool:
-    from connectors.ingest_bridge import batch_ingested
-
-    return batch_ingested(connector, batch_id)
+    """Has the ingest committed this outbox batch? (The foundation records it under client = source.)"""
+    return IngestBatch.objects.filter(client=connector.source_label, idempotency_key=batch_id).exists()
 
 
 # --- status ----------------------------------------------------------------------------------------------------

@@ -161,3 +161,26 @@ def user_client(user):
     client = APIClient()
     client.force_login(user)
     return client
+
+
+# --- connectors (core) -----------------------------------------------------------------------------------------------
+from connectors.models import Connector, TagMapping  # noqa: E402
+
+
+class ConnectorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connector
+
+    site = factory.SubFactory(SiteFactory)
+    name = factory.Sequence(lambda n: f"opcua-{n}")
+    kind = "opcua"
+    config = factory.LazyFunction(lambda: {"endpoint": "opc.tcp://127.0.0.1:4840"})
+
+
+class TagMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TagMapping
+
+    connector = factory.SubFactory(ConnectorFactory)
+    characteristic = factory.SubFactory(CharacteristicFactory, site=factory.SelfAttribute("..connector.site"))
+    source_ref = factory.Sequence(lambda n: f"ns=2;s=Tag{n}")

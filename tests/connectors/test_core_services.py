@@ -1,0 +1,125 @@
+"""Storing outbox batches through the foundation's ingestion, tag freshness, the staleness watchdog, and the
+configuration the runner loads."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors import services
+from connectors.envelope import Envelope
+from connectors.models import ConnectorStatus, TagMapping
+from connectors.seams import data_resumed, data_stale
+from qms.models import DeadLetter, Measurement
+from tests.factories import ConnectorFactory, TagMappingFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def tag(characteristic):
+    characteristic.update_period_s = 1.0
+    characteristic.save()
+    connector = ConnectorFactory(site=characteristic.site, name="opc")
+    return TagMappingFactory(connector=connector, characteristic=characteristic, source_ref="ns=2;s=Z2")
+
+
+def readings(tag, values, *, start=NOW, quality="good"):
+    return [
+        Envelope(connector="S1/opc", source_ref=tag.source_ref, characteristic=tag.characteristic.code, value=value,
+                 raw_value=value, quality=quality if value is not None else "bad",
+                 source_ts=start + timedelta(seconds=i), server_ts=None, received_ts=start + timedelta(seconds=i),
+                 seq=i + 1).to_json()
+        for i, value in enumerate(values)
+    ]
+
+
+def test_a_batch_is_stored_with_the_connector_as_source(tag):
+    outcome = services.store_readings("e:S1/opc:1-3", readings(tag, [230.0, 230.5, 231.0]))
+    assert outcome.stored == 3
+    assert list(Measurement.objects.order_by("ts").values_list("value", "source")) == [
+        (230.0, "connector:opc"), (230.5, "connector:opc"), (231.0, "connector:opc")]
+
+
+def test_the_same_batch_twice_is_stored_once_and_counted_once(tag):
+    batch = readings(tag, [230.0, 230.5])
+    services.store_readings("e:S1/opc:1-2", batch)
+    again = services.store_readings("e:S1/opc:1-2", batch)
+    assert again.replayed
+    assert Measurement.objects.count() == 2
+    assert ConnectorStatus.objects.get(connector=tag.connector).stored == 2
+
+
+def test_bad_readings_without_value_are_not_stored_as_numbers(tag):
+    outcome = services.store_readings("e:S1/opc:1-2", readings(tag, [None, 230.0]))
+    assert (outcome.stored, outcome.not_stored_bad) == (1, 1)
+    assert list(Measurement.objects.values_list("value", flat=True)) == [230.0]
+
+
+def test_bad_quality_values_are_stored_with_their_quality(tag):
+    services.store_readings("e:S1/opc:1-1", readings(tag, [230.0], quality="uncertain"))
+    assert Measurement.objects.get().quality == 1
+
+
+def test_an_implausible_value_goes_to_the_dead_letters_not_the_measurements(tag):
+    outcome = services.store_readings("e:S1/opc:1-1", readings(tag, [9999.0], quality="bad"))
+    assert outcome.rejected == 1
+    assert Measurement.objects.count() == 0
+    assert DeadLetter.objects.get().code == "out_of_range"
+
+
+def test_a_batch_is_confirmed_once_ingested(tag):
+    assert not services.batch_confirmed(tag.connector, "e:S1/opc:1-1")
+    services.store_readings("e:S1/opc:1-1", readings(tag, [230.0]))
+    assert services.batch_confirmed(tag.connector, "e:S1/opc:1-1")
+
+
+def test_a_silent_tag_raises_data_stale_once(tag, django_capture_on_commit_callbacks):
+    received = []
+    data_stale.connect(lambda sender, **kw: received.extend(kw["tags"]), weak=False, dispatch_uid="t1")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.store_readings("e:S1/opc:1-1", readings(tag, [230.0], start=NOW))
+            assert services.check_staleness(now=NOW + timedelta(seconds=2.5)) == []
+            stale = services.check_staleness(now=NOW + timedelta(seconds=3.5))
+            assert services.check_staleness(now=NOW + timedelta(seconds=10)) == []
+    finally:
+        data_stale.disconnect(dispatch_uid="t1")
+    assert [t.characteristic for t in stale] == [tag.characteristic.code]
+    assert [t.characteristic for t in received] == [tag.characteristic.code]
+    assert TagMapping.objects.get(pk=tag.pk).stale_since is not None
+
+
+def test_a_value_after_staleness_sends_data_resumed(tag, django_capture_on_commit_callbacks):
+    resumed = []
+    data_resumed.connect(lambda sender, **kw: resumed.extend(kw["tags"]), weak=False, dispatch_uid="t2")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.store_readings("e:S1/opc:1-1", readings(tag, [230.0], start=NOW))
+            services.check_staleness(now=NOW + timedelta(seconds=10))
+            services.store_readings("e:S1/opc:2-2", readings(tag, [231.0], start=NOW + timedelta(seconds=11)))
+    finally:
+        data_resumed.disconnect(dispatch_uid="t2")
+    assert [t.tag_id for t in resumed] == [tag.pk]
+    assert TagMapping.objects.get(pk=tag.pk).stale_since is None
+
+
+def test_config_version_changes_when_a_tag_changes(tag):
+    before = services.config_version()
+    tag.params = {"deadband": 0.5}
+    tag.save()
+    assert services.config_version() != before
+
+
+def test_load_specs_carries_tags_with_dictionary_facts(tag):
+    [spec] = services.load_specs()
+    assert spec.key == "S1/opc"
+    [tag_spec] = spec.tags
+    assert (tag_spec.source_ref, tag_spec.characteristic, tag_spec.equipment, tag_spec.update_period_s) == (
+        "ns=2;s=Z2", tag.characteristic.code, "IMM01", 1.0)
+
+
+def test_disabled_connectors_are_not_loaded(tag):
+    tag.connector.enabled = False
+    tag.connector.save()
+    assert services.load_specs() == []
