@@ -48,12 +48,13 @@ def plant(transactional_db):
                           precision=2, nominal=48.5, lsl=48.2, usl=48.8, physical_max=1000.0, criticality="ctq",
                           equipment=equipment)
     UserFactory(username="engineer", role="quality_engineer", sites=[site])
+    UserFactory(username="admin", role="admin", sites=[site])
     return site, characteristic
 
 
-def sign_in(page, base_url: str):
+def sign_in(page, base_url: str, username: str = "engineer"):
     page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill("engineer")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.locator("form.card button[type=submit]").click()
     page.wait_for_url(f"{base_url}/")
@@ -117,12 +118,18 @@ def test_engineer_walks_through_the_ui_in_chinese(live_server, browser, plant):
     assert Measurement.objects.get(characteristic=characteristic).value == 231.4
 
 
-def test_pages_fit_a_portrait_tablet(live_server, browser, plant):
-    """768 px wide: nothing may force the page to scroll sideways (wide tables scroll inside their own box)."""
-    page = browser.new_page(viewport={"width": 768, "height": 1024})
-    sign_in(page, live_server.url)
-    for path, name in (("/", "landing"), ("/dictionary/", "dictionary"), ("/dead-letters/", "dead-letters")):
+@pytest.mark.parametrize(("username", "pages"), [
+    ("engineer", (("/", "landing"), ("/dictionary/", "dictionary"), ("/dictionary/new/", "dictionary-form"),
+                  ("/dead-letters/", "dead-letters"))),
+    ("admin", (("/audit/", "audit"), ("/tokens/", "tokens"))),
+])
+@pytest.mark.parametrize("width", [1024, 768])
+def test_pages_fit_a_tablet(live_server, browser, plant, username, pages, width):
+    """Nothing may force the page to scroll sideways (wide tables scroll inside their own box)."""
+    page = browser.new_page(viewport={"width": width, "height": 768 if width > 800 else 1024})
+    sign_in(page, live_server.url, username)
+    for path, name in pages:
         page.goto(f"{live_server.url}{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        shoot(page, f"{name}-en-768")
-        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 768px"
+        shoot(page, f"{name}-en-{width}")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
