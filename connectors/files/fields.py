@@ -21,6 +21,8 @@ def get_path(data, path: str):
     """'a.b[0].c' or 'a.b.0.c' → the value, or MISSING. An empty path or '$' is the whole document."""
     if path in ("", "$"):
         return data
+    if isinstance(data, dict) and path in data:       # the common case, a plain key: no parsing
+        return data[path]
     current = data
     for match in _PATH_TOKEN.finditer(path.removeprefix("$.")):
         key = match.group(1) if match.group(1) is not None else match.group(0)

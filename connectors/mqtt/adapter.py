@@ -58,12 +58,17 @@ class MqttAdapter(Adapter):
             for index, tag in self.tags.items()
         ])
         self.seen = seen_keys(spec.key)
+        self._in_flight: set[str] = set()       # decoded, not yet durable
         self.received = self.stored = self.duplicates = self.rejected = 0
         self.rejections: deque[tuple[datetime, str, str]] = deque(maxlen=100)   # (when, topic, reason)
         self.client: mqtt.Client | None = None
         self.session_present: bool | None = None
         self._generation = 0
-        self._queue: asyncio.Queue | None = None
+        # paho's thread appends here (deque.append is thread-safe) and wakes the event loop once per burst, not once
+        # per message: at thousands of messages a second the per-message wake-up was the bottleneck.
+        self._inbox: deque = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._wakeup_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- paho thread --------------------------------------------------------------------------------------------
@@ -82,7 +87,10 @@ class MqttAdapter(Adapter):
         self.health.down(f"disconnected: {reason_code}")
 
     def _on_message(self, _client, _userdata, message):
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (self._generation, message))
+        self._inbox.append((self._generation, message))
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            self._loop.call_soon_threadsafe(self._wakeup.set)
 
     # --- event loop ---------------------------------------------------------------------------------------------
     def _client(self) -> mqtt.Client:
@@ -108,11 +116,10 @@ class MqttAdapter(Adapter):
         if len(self.seen) > SEEN_KEYS_PER_CONNECTOR:
             self.seen.popitem(last=False)
 
-    async def handle(self, batch: list) -> None:
-        """Decode a batch of (generation, message), write the readings, then acknowledge in arrival order."""
+    def _decode(self, batch: list) -> tuple[list, list[str], list]:
+        """Decode a batch of (generation, message) → (envelopes, dedupe keys, messages to acknowledge)."""
         envelopes, keys, acks = [], [], []
         received_ts = datetime.now(UTC)
-        batch_keys: set[str] = set()
         for generation, message in batch:
             self.received += 1
             acks.append((generation, message))
@@ -122,10 +129,10 @@ class MqttAdapter(Adapter):
             except PayloadError as exc:
                 self._reject(message.topic, str(exc))
                 continue
-            if decoded.dedupe_key in self.seen or decoded.dedupe_key in batch_keys:
+            if decoded.dedupe_key in self.seen or decoded.dedupe_key in self._in_flight:
                 self.duplicates += 1
                 continue
-            batch_keys.add(decoded.dedupe_key)
+            self._in_flight.add(decoded.dedupe_key)
             keys.append(decoded.dedupe_key)
             if not decoded.values:
                 self._reject(message.topic, "no tag is mapped to this topic")
@@ -139,18 +146,30 @@ class MqttAdapter(Adapter):
                     received_ts=received_ts, lot=decoded.lot,
                     extra={"topic": message.topic, "dup": bool(message.dup)} if message.dup else {"topic": message.topic},
                 ))
-        await self.emit(envelopes)          # durable when it returns; raises → nothing is acked, broker redelivers
+        return envelopes, keys, acks
+
+    async def _store_then_ack(self, envelopes: list, keys: list[str], acks: list) -> None:
+        try:
+            await self.emit(envelopes)      # durable when it returns; raises → nothing is acked, broker redelivers
+        except BaseException:
+            self._in_flight.difference_update(keys)
+            raise
         self.stored += len(envelopes)
         for key in keys:
+            self._in_flight.discard(key)
             self._remember(key)
         for generation, message in acks:
             # A message from before a reconnect is redelivered by the broker: ack only the current connection's.
             if generation == self._generation and message.qos > 0:
                 self.client.ack(message.mid, message.qos)
 
+    async def handle(self, batch: list) -> None:
+        """Decode a batch, write its readings, then acknowledge every message of it in arrival order."""
+        await self._store_then_ack(*self._decode(batch))
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
+        self._wakeup = asyncio.Event()
         self.client = self._client()
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.config["session_expiry_s"]
@@ -161,10 +180,15 @@ class MqttAdapter(Adapter):
         self.client.loop_start()
         try:
             while True:
-                batch = [await self._queue.get()]
-                while len(batch) < self.config["max_batch"] and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                await self.handle(batch)
+                if not self._inbox:
+                    await self._wakeup.wait()
+                    self._wakeup.clear()
+                    self._wakeup_pending = False
+                batch = []
+                while self._inbox and len(batch) < self.config["max_batch"]:
+                    batch.append(self._inbox.popleft())
+                if batch:
+                    await self.handle(batch)
         finally:
             self.client.disconnect()
             await asyncio.to_thread(self.client.loop_stop)

@@ -5,11 +5,11 @@ Pure (no network): the adapter calls `decode_message` for every message it recei
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import orjson
 from paho.mqtt.client import topic_matches_sub
 
 from connectors.files.fields import MISSING, FieldError, get_path, parse_number, parse_text, parse_timestamp
@@ -77,8 +77,8 @@ def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: P
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        document = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise PayloadError(f"not JSON: {exc}") from None
     source_ts = None
     if settings.ts_path:
