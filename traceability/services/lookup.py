@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -29,6 +29,11 @@ def check_lot_code(code, *, field: str = "code") -> str:
             {field: _("The lot code %(code)r contains whitespace, '/', '\\', '?', '#' or '%%'.") % {"code": code}}
         )
     return code
+
+
+def iso(value: datetime) -> str:
+    """A timestamp as the API writes it: UTC, "Z"."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def check_timestamp(field: str, value: datetime | None, now: datetime | None = None) -> None:

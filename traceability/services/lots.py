@@ -23,7 +23,7 @@ from qms.models import Equipment, Product, Site
 from traceability.models import GenealogyEdge, Lot, LotRun
 from traceability.services.errors import Conflict
 from traceability.services.genealogy import add_genealogy_edge, edge_differences
-from traceability.services.lookup import check_lot_code, check_timestamp
+from traceability.services.lookup import check_lot_code, check_timestamp, iso
 from traceability.services.runs import describe_run, start_lot_run
 
 
@@ -62,7 +62,7 @@ def _check_request(site: Site, kind, product, quantity, equipment, started_at, e
     check_timestamp("ended_at", ended_at)
     if ended_at is not None and ended_at < started_at:
         raise ValidationError({"ended_at": _("The end (%(end)s) lies before the start (%(start)s).")
-                               % {"end": ended_at.isoformat(), "start": started_at.isoformat()}})
+                               % {"end": iso(ended_at), "start": iso(started_at)}})
     if equipment is not None and equipment.site_id != site.pk:
         raise ValidationError({"equipment": _("Equipment %(code)s belongs to another site.") % {"code": equipment.code}})
     if product is not None and product.site_id != site.pk:
@@ -100,12 +100,12 @@ def _differences(lot: Lot, *, kind, product, quantity, unit, supplier, equipment
         same = next((r for r in runs if r.equipment_id == equipment.pk and r.started_at == started_at), None)
         if same is not None:
             if ended_at is not None and same.ended_at is not None and same.ended_at != ended_at:
-                differences["ended_at"] = {"stored": same.ended_at.isoformat(), "sent": ended_at.isoformat()}
+                differences["ended_at"] = {"stored": iso(same.ended_at), "sent": iso(ended_at)}
         elif runs:
             differences["run"] = {
                 "stored": [describe_run(run) for run in runs],
-                "sent": {"equipment": equipment.code, "started_at": started_at.isoformat(),
-                         "ended_at": ended_at.isoformat() if ended_at else None},
+                "sent": {"equipment": equipment.code, "started_at": iso(started_at),
+                         "ended_at": iso(ended_at) if ended_at else None},
                 "hint": _("To record a run on another machine or at another time, POST /api/v1/lots/%(code)s/runs/.")
                 % {"code": lot.code},
             }

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from qms.models import Equipment
 from traceability.models import Lot, LotRun
 from traceability.services.errors import Conflict
-from traceability.services.lookup import check_aware, check_timestamp
+from traceability.services.lookup import check_aware, check_timestamp, iso
 
 
 def _equipment_id(equipment: Equipment | int) -> int:
@@ -39,8 +39,8 @@ def describe_run(run: LotRun) -> dict:
         "id": run.pk,
         "lot": run.lot.code,
         "equipment": run.equipment.code,
-        "started_at": run.started_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at) if run.ended_at else None,
     }
 
 
@@ -56,7 +56,7 @@ def runs_between(start: datetime, end: datetime | None = None, *, now: datetime 
     check_aware("end", end)
     if end is not None and end < start:
         raise ValidationError({"end": _("The window ends (%(end)s) before it starts (%(start)s).")
-                               % {"end": end.isoformat(), "start": start.isoformat()}})
+                               % {"end": iso(end), "start": iso(start)}})
     now = now or timezone.now()
     touches_window = Q(ended_at__gte=start)
     if start <= now:
@@ -96,7 +96,7 @@ def _check_times(started_at: datetime, ended_at: datetime | None) -> None:
     check_timestamp("ended_at", ended_at)
     if ended_at is not None and ended_at < started_at:
         raise ValidationError({"ended_at": _("The end (%(end)s) lies before the start (%(start)s).")
-                               % {"end": ended_at.isoformat(), "start": started_at.isoformat()}})
+                               % {"end": iso(ended_at), "start": iso(started_at)}})
 
 
 @transaction.atomic
@@ -144,10 +144,10 @@ def _overlap_message(equipment: Equipment, blocking: list[LotRun]) -> str:
         return _(
             "%(equipment)s is running lot %(lot)s since %(since)s. Send close_previous: true to end that run at the new "
             "start, or concurrent: true if both lots really run together."
-        ) % {"equipment": equipment.code, "lot": first.lot.code, "since": first.started_at.isoformat()}
+        ) % {"equipment": equipment.code, "lot": first.lot.code, "since": iso(first.started_at)}
     return _("The run overlaps lot %(lot)s on %(equipment)s (%(start)s – %(end)s).") % {
         "equipment": equipment.code, "lot": first.lot.code,
-        "start": first.started_at.isoformat(), "end": first.ended_at.isoformat(),
+        "start": iso(first.started_at), "end": iso(first.ended_at),
     }
 
 
@@ -164,8 +164,8 @@ def end_lot_run(run: LotRun, ended_at: datetime) -> tuple[LotRun, bool]:
             return run, False
         raise Conflict(
             _("The run of %(lot)s on %(equipment)s already ended at %(end)s.")
-            % {"lot": run.lot.code, "equipment": run.equipment.code, "end": run.ended_at.isoformat()},
-            {"ended_at": {"stored": run.ended_at.isoformat(), "sent": ended_at.isoformat()}},
+            % {"lot": run.lot.code, "equipment": run.equipment.code, "end": iso(run.ended_at)},
+            {"ended_at": {"stored": iso(run.ended_at), "sent": iso(ended_at)}},
         )
     _check_times(run.started_at, ended_at)
     if not run.concurrent:
