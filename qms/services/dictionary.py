@@ -281,11 +281,12 @@ def _check(change: ValidatedChange, site: Site, code_taken) -> None:
                 "site": site.code, "code": candidate.code})
 
 
-def save_change(change: ValidatedChange, *, reason: str = "") -> Characteristic:
+def save_change(change: ValidatedChange, *, reason: str = "", savepoint: bool = True) -> Characteristic:
     """Write a validated change: new entries start at version 1, every update bumps the version.
 
     Call inside a transaction that holds the row lock (updates). Raises ValidationError if the change is invalid or
-    needs a reason that is missing.
+    needs a reason that is missing. With `savepoint=False` (bulk callers that roll back everything on any error) a
+    racing duplicate code raises IntegrityError instead of a field error, and two queries per row are saved.
     """
     if not change.ok:
         raise ValidationError(change.errors)
@@ -297,6 +298,9 @@ def save_change(change: ValidatedChange, *, reason: str = "") -> Characteristic:
     instance = change.instance
     instance.version = 1 if change.is_new else instance.version + 1
     instance._change_reason = reason
+    if not savepoint:
+        instance.save()
+        return instance
     try:
         with transaction.atomic():
             instance.save()

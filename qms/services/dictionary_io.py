@@ -397,7 +397,7 @@ def apply_import(site: Site, content: bytes | str, fmt: str, *, reason: str) -> 
                 return preview
             for row in planned:
                 if row.result.action in ("create", "update"):
-                    save_change(row.change, reason=reason)
+                    save_change(row.change, reason=reason, savepoint=False)
             raw = content.encode("utf-8") if isinstance(content, str) else content
             record_audit(
                 action="import", model="qms.Characteristic", object_pk="", object_repr=f"{site.code} dictionary",
