@@ -83,6 +83,9 @@ def import_file(connector: Connector, filename: str, data: bytes, *, origin: str
         chunk = envelopes[index:index + CHUNK]
         outcome = services.store_readings(f"file:{connector.pk}:{sha[:24]}:{digest}:{index // CHUNK}",
                                           [e.to_json() for e in chunk], connector_id=connector.pk)
+        if outcome.replayed:        # this chunk went in during an earlier, interrupted attempt: nothing new now
+            record.duplicates += len(chunk)
+            continue
         record.stored += outcome.stored
         record.duplicates += outcome.duplicates
         record.rejected += outcome.rejected

@@ -5,9 +5,20 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from qms.auth.roles import ADMIN, AUDITOR, QUALITY_ENGINEER, SUPERVISOR, extend_roles
+
 from .core import Connector
 
 __all__ = ["ImportedFile", "TableSourceState"]
+
+# Registered at model import, i.e. before the post-migrate role sync: quality engineers import legacy files;
+# the others may look at what was imported.
+extend_roles({
+    QUALITY_ENGINEER: ["connectors.add_importedfile", "connectors.view_importedfile", "connectors.view_tablesourcestate"],
+    SUPERVISOR: ["connectors.view_importedfile", "connectors.view_tablesourcestate"],
+    AUDITOR: ["connectors.view_importedfile", "connectors.view_tablesourcestate"],
+    ADMIN: ["connectors.view_importedfile", "connectors.view_tablesourcestate"],
+})
 
 
 class TableSourceState(models.Model):

@@ -99,7 +99,9 @@ def poll_table(*, connector_key: str, url: str, layout: TableLayout, mapping: Ro
             result.claimed += len(rows)
             result.readings += len(envelopes)
             result.errors.extend(errors)
-            if outcome is not None:
+            if outcome is not None and getattr(outcome, "replayed", False):
+                result.duplicates += len(envelopes)     # stored by an earlier poll whose ack was lost
+            elif outcome is not None:
                 result.stored += outcome.stored
                 result.duplicates += outcome.duplicates
                 result.rejected += outcome.rejected
