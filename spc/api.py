@@ -8,6 +8,7 @@ import orjson
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -191,8 +192,43 @@ def _check_count(body: dict) -> None:
                        % {"count": total, "limit": MAX_VALUES}, code="too_many_points", status_code=413)
 
 
+# The engine has no Django and speaks English; the API's `message` is translated per error code and `details`
+# carries the engine's precise sentence (which index, which value).
+ENGINE_MESSAGES = {
+    "unknown_chart": gettext_lazy("Unknown chart type."),
+    "required": gettext_lazy("A field this chart needs is missing."),
+    "not_a_list": gettext_lazy("A field that must be a list is not."),
+    "empty": gettext_lazy("The data are empty."),
+    "not_a_number": gettext_lazy("A value is not a number."),
+    "non_finite": gettext_lazy("A value is not a finite number."),
+    "out_of_range": gettext_lazy("A value is too large to analyse."),
+    "too_many_points": gettext_lazy("Too many values for one analysis."),
+    "subgroup_size_out_of_range": gettext_lazy("A subgroup's size is outside 2–25."),
+    "ragged_subgroups": gettext_lazy("Subgroups of different sizes are not allowed here."),
+    "ragged_sizes": gettext_lazy("An np chart needs one constant sample size."),
+    "invalid_count": gettext_lazy("Counts must be whole numbers ≥ 0."),
+    "invalid_size": gettext_lazy("A sample size is invalid."),
+    "size_below_count": gettext_lazy("A sample size is smaller than its count."),
+    "length_mismatch": gettext_lazy("counts and sizes differ in length."),
+    "unexpected_field": gettext_lazy("A field does not apply to this chart."),
+    "unknown_rule": gettext_lazy("Unknown run rule."),
+    "rule_not_applicable": gettext_lazy("A run rule does not apply to this chart."),
+    "unknown_param": gettext_lazy("Unknown parameter."),
+    "invalid_param": gettext_lazy("A parameter is invalid."),
+    "invalid_baseline": gettext_lazy("The baseline is longer than the data."),
+    "invalid_exclude": gettext_lazy("An excluded point does not exist."),
+    "empty_baseline": gettext_lazy("No baseline points are left to compute limits from."),
+    "too_few_points": gettext_lazy("Too few points to estimate sigma; give params.sigma."),
+    "unbalanced": gettext_lazy("The gauge study is not a balanced parts × operators × trials array."),
+    "too_small": gettext_lazy("A gauge study needs at least 2 parts, 2 operators and 2 trials."),
+    "invalid": gettext_lazy("The request is invalid."),
+}
+
+
 def _api_error(exc: EngineInputError) -> ApiError:
-    return ApiError(exc.message, code=exc.code, status_code=exc.status, details={exc.field: [exc.message]})
+    summary = ENGINE_MESSAGES.get(exc.code)
+    message = f"{summary} {exc.message}" if summary is not None else exc.message
+    return ApiError(message, code=exc.code, status_code=exc.status, details={exc.field: [exc.message]})
 
 
 def _all_numbers(nested) -> bool:

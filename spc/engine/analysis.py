@@ -393,12 +393,10 @@ def validate_spec(chart, spec):
 
 
 def _json_floats(array: np.ndarray) -> list:
-    missing = ~np.isfinite(array)
-    if not missing.any():
-        return array.tolist()
-    out = array.astype(object)
-    out[missing] = None
-    return out.tolist()
+    values = array.tolist()
+    for index in np.flatnonzero(~np.isfinite(array)).tolist():
+        values[index] = None
+    return values
 
 
 def _json_number(value):

@@ -89,7 +89,7 @@ class LiveState:
     def _rows(self, data: ChartData, count: int, extra: dict) -> dict[str, list]:
         """(centre, sigma, ucl, lcl) per point and chart. Limits that depend only on n are cached per n."""
         sizes = data.point_sizes()
-        if self.limits.chart == "ewma" or (sizes is not None and np.any(sizes != sizes[0])):
+        if self.limits.chart == "ewma" or (sizes is not None and count > 1 and sizes.min() != sizes.max()):
             series = limit_series(self.limits, count, sizes, extra.get("ewma_factor"))
             return {name: list(zip(*(a.tolist() for a in arrays), strict=True)) for name, arrays in series.items()}
         key = None if sizes is None else float(sizes[0])

@@ -191,11 +191,12 @@ _ZONE_BITS = {(2.0, 1): _A2_UP, (2.0, -1): _A2_DOWN, (1.0, 1): _B1_UP, (1.0, -1)
 class RuleTracker:
     """Scalar twin of `detect()` for one chart: feed points one by one, O(1) each, state serialisable to JSON."""
 
-    __slots__ = ("rules", "above", "below", "increasing", "decreasing", "alternating", "within", "outside",
+    __slots__ = ("rules", "compiled", "above", "below", "increasing", "decreasing", "alternating", "within", "outside",
                  "last_x", "last_increase", "last_decrease", "recent")
 
     def __init__(self, rules, state: dict | None = None):
         self.rules = tuple(rules)
+        self.compiled = tuple(RULES[r] for r in self.rules if r in RULES)
         state = state or {}
         self.above = state.get("above", 0)
         self.below = state.get("below", 0)
@@ -212,9 +213,10 @@ class RuleTracker:
 
     def copy(self) -> "RuleTracker":
         twin = RuleTracker.__new__(RuleTracker)
-        for name in RuleTracker.__slots__:
-            setattr(twin, name, getattr(self, name))
-        twin.recent = list(self.recent)
+        twin.rules, twin.compiled, twin.above, twin.below = self.rules, self.compiled, self.above, self.below
+        twin.increasing, twin.decreasing, twin.alternating = self.increasing, self.decreasing, self.alternating
+        twin.within, twin.outside, twin.last_x = self.within, self.outside, self.last_x
+        twin.last_increase, twin.last_decrease, twin.recent = self.last_increase, self.last_decrease, list(self.recent)
         return twin
 
     def to_dict(self) -> dict:
@@ -235,18 +237,18 @@ class RuleTracker:
         increase = x > self.last_x
         decrease = x < self.last_x
         alternate = (increase and self.last_decrease) or (decrease and self.last_increase)
-        self.above = min(self.above + 1, _RUN_CAP) if x > center else 0
-        self.below = min(self.below + 1, _RUN_CAP) if x < center else 0
-        self.increasing = min(self.increasing + 1, _RUN_CAP) if increase else 0
-        self.decreasing = min(self.decreasing + 1, _RUN_CAP) if decrease else 0
-        self.alternating = min(self.alternating + 1, _RUN_CAP) if alternate else 0
-        self.within = min(self.within + 1, _RUN_CAP) if -1.0 < z < 1.0 else 0
-        self.outside = min(self.outside + 1, _RUN_CAP) if (z > 1.0 or z < -1.0) else 0
+        # Counters stop at _RUN_CAP (every threshold is far below) so the stored state stays small.
+        self.above = (self.above + 1 if self.above < _RUN_CAP else _RUN_CAP) if x > center else 0
+        self.below = (self.below + 1 if self.below < _RUN_CAP else _RUN_CAP) if x < center else 0
+        self.increasing = (self.increasing + 1 if self.increasing < _RUN_CAP else _RUN_CAP) if increase else 0
+        self.decreasing = (self.decreasing + 1 if self.decreasing < _RUN_CAP else _RUN_CAP) if decrease else 0
+        self.alternating = (self.alternating + 1 if self.alternating < _RUN_CAP else _RUN_CAP) if alternate else 0
+        self.within = (self.within + 1 if self.within < _RUN_CAP else _RUN_CAP) if -1.0 < z < 1.0 else 0
+        self.outside = (self.outside + 1 if self.outside < _RUN_CAP else _RUN_CAP) if (z > 1.0 or z < -1.0) else 0
         bits = (_A2_UP if z > 2.0 else 0) | (_A2_DOWN if z < -2.0 else 0) | (_B1_UP if z > 1.0 else 0) | (
             _B1_DOWN if z < -1.0 else 0)
-        for rule_id in self.rules:
-            rule = RULES[rule_id]
-            kind = rule.kind
+        for rule in self.compiled:
+            rule_id, kind = rule.id, rule.kind
             if kind == "beyond":
                 if x > ucl or x < lcl:
                     out.append(Signal(chart, rule_id, index, (index,)))

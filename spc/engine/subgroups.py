@@ -19,7 +19,7 @@ class Subgroups:
     def from_lists(cls, groups) -> "Subgroups":
         sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
         width = int(sizes.max()) if sizes.size else 0
-        if sizes.size and np.all(sizes == width):
+        if sizes.size and int(sizes.min()) == width:
             padded = np.asarray(groups, dtype=np.float64).reshape(len(groups), width)
         else:
             padded = np.full((len(groups), width), np.nan)
@@ -41,18 +41,25 @@ class Subgroups:
 
     def means(self) -> np.ndarray:
         first = self.padded[:, 0]
+        deviations = self.padded - first[:, None]
         total = np.zeros(len(self))
+        ragged = self._ragged()
         for j in range(self.padded.shape[1]):
-            total += np.where(j < self.sizes, self.padded[:, j] - first, 0.0)
+            total += np.where(j < self.sizes, deviations[:, j], 0.0) if ragged else deviations[:, j]
         return first + total / self.sizes
 
     def ranges(self) -> np.ndarray:
         return np.fmax.reduce(self.padded, axis=1) - np.fmin.reduce(self.padded, axis=1)
 
     def stdevs(self) -> np.ndarray:
-        means = self.means()
+        deviations = self.padded - self.means()[:, None]
         squares = np.zeros(len(self))
+        ragged = self._ragged()
         for j in range(self.padded.shape[1]):
-            deviation = self.padded[:, j] - means
-            squares += np.where(j < self.sizes, deviation * deviation, 0.0)
+            column = deviations[:, j]
+            squares += np.where(j < self.sizes, column * column, 0.0) if ragged else column * column
         return np.sqrt(squares / (self.sizes - 1))
+
+    def _ragged(self) -> bool:
+        # Without padding the mask is all True and adding the column directly is the identical operation.
+        return bool(self.sizes.size) and int(self.sizes.min()) != self.padded.shape[1]
