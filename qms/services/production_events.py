@@ -22,6 +22,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from qms.ingest.problems import Problem
+from qms.ingest.timestamps import parse_timestamp as parse_iso_timestamp
 from qms.models import CycleTimeRecord, Equipment, EquipmentStateEvent, Site
 
 MAX_CYCLE_TIME_S = 24 * 3600.0
@@ -41,41 +43,41 @@ class TimestampError(ValueError):
         self.code = code
 
 
+_TIMESTAMP_MESSAGES = {
+    Problem.WRONG_TYPE: lambda value: _("A timestamp must be an ISO 8601 string."),
+    Problem.INVALID_TIMESTAMP: lambda value: _(
+        "Not an ISO 8601 timestamp: %(value)r (expected e.g. 2026-11-24T08:00:00.123Z)."
+    ) % {"value": value},
+    Problem.TIMEZONE_MISSING: lambda value: _(
+        "The timestamp %(value)s has no time zone: add Z or an offset such as +08:00."
+    ) % {"value": value},
+    Problem.TOO_OLD: lambda value: _("The timestamp %(value)s lies out of range.") % {"value": value},
+    Problem.IN_FUTURE: lambda value: _("The timestamp %(value)s lies out of range.") % {"value": value},
+}
+
+
 def parse_timestamp(value) -> datetime:
-    """An ISO 8601 string with a time zone → aware datetime. Naive timestamps are refused: a QMS cannot guess
-    which clock a machine meant, and a guessed hour would freeze the wrong lots."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise TimestampError(
-                "invalid_timestamp",
-                _("Not an ISO 8601 timestamp: %(value)r (expected e.g. 2026-11-24T08:00:00.123Z).") % {"value": value},
-            ) from None
-    else:
-        raise TimestampError("wrong_type", _("A timestamp must be an ISO 8601 string."))
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise TimestampError(
-            "timezone_missing",
-            _("The timestamp %(value)s has no time zone: add Z or an offset such as +08:00.") % {"value": value},
-        )
+    """An ISO 8601 string with a time zone → aware UTC datetime (the ingestion's parser, so all production data
+    agrees). Naive timestamps are refused: a QMS cannot guess which clock a machine meant, and a guessed hour would
+    freeze the wrong lots."""
+    parsed, problem = parse_iso_timestamp(value)
+    if problem is not None:
+        raise TimestampError(str(problem), _TIMESTAMP_MESSAGES[problem](value))
     return parsed
 
 
 def check_timestamp_plausible(ts: datetime, now: datetime) -> None:
     """Refuse timestamps from before INGEST_MIN_YEAR or too far in the future (a machine clock gone wrong)."""
     if ts.tzinfo is None or ts.utcoffset() is None:
-        raise TimestampError("timezone_missing", _("The timestamp has no time zone."))
+        raise TimestampError(str(Problem.TIMEZONE_MISSING), _("The timestamp has no time zone."))
     if ts.year < settings.INGEST_MIN_YEAR:
         raise TimestampError(
-            "too_old",
+            str(Problem.TOO_OLD),
             _("The timestamp %(ts)s lies before %(year)s.") % {"ts": ts.isoformat(), "year": settings.INGEST_MIN_YEAR},
         )
     if ts > now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS):
         raise TimestampError(
-            "in_future",
+            str(Problem.IN_FUTURE),
             _("The timestamp %(ts)s lies more than %(seconds)s s in the future (server time %(now)s).")
             % {"ts": ts.isoformat(), "seconds": settings.INGEST_MAX_FUTURE_SECONDS, "now": now.isoformat()},
         )
