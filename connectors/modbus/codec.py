@@ -104,13 +104,41 @@ def from_engineering(value: float, data_type: DataType | str, scale: float = 1.0
     return round(raw)
 
 
+# No instrument resolves this; a word-swapped float whose low word is small decodes to about 1e-40 … 1e-15.
+MIN_PHYSICAL_MAGNITUDE = 1e-12
+
+
 def implausibility(value: float, physical_min: float | None, physical_max: float | None) -> str | None:
     """Why a decoded value cannot be physically true, or None when it can. A wrong word order typically yields
-    NaN, ±inf, 1e-38 or 4e9: all caught here so they surface as bad quality instead of as numbers."""
+    NaN, ±inf, 1e-38 or 4e9: all caught here so they surface as bad quality instead of as numbers. (A few swapped
+    values do land inside the range by chance: `SuspectDecoding` catches the tag as a whole.)"""
     if math.isnan(value) or math.isinf(value):
         return "not a finite number"
+    if value != 0 and abs(value) < MIN_PHYSICAL_MAGNITUDE:
+        return f"magnitude {value:.3g} is below any instrument's resolution (wrong word order?)"
     if physical_min is not None and value < physical_min:
         return f"below the physical minimum {physical_min:g}"
     if physical_max is not None and value > physical_max:
         return f"above the physical maximum {physical_max:g}"
     return None
+
+
+class SuspectDecoding:
+    """Per-tag memory of implausible decodes. A misconfigured word order or scale makes most values implausible but
+    lets some fall inside the physical range by chance; once `threshold` of the last `window` values of a tag were
+    implausible, its plausible-looking values are not trusted either (bad quality) until a full window is clean.
+    A single glitch (one implausible value) does not taint the tag."""
+
+    def __init__(self, window: int = 10, threshold: int = 3):
+        from collections import deque
+
+        self.window, self.threshold = window, threshold
+        self.recent: deque[bool] = deque(maxlen=window)
+
+    def record(self, implausible: bool) -> str | None:
+        """Record one decode; returns why the tag is suspect, or None."""
+        self.recent.append(implausible)
+        bad = sum(self.recent)
+        if bad >= self.threshold:
+            return f"suspect decoding: {bad} of the last {len(self.recent)} values implausible (check word order/scale)"
+        return None

@@ -41,6 +41,11 @@ class ModbusPoint:
     physical_max: float | None = None
     equipment: str | None = None
 
+    def __post_init__(self):   # accept plain strings for the enums (JSON config, simulator register maps)
+        object.__setattr__(self, "table", Table(self.table))
+        object.__setattr__(self, "data_type", DataType(self.data_type))
+        object.__setattr__(self, "word_order", WordOrder(str(self.word_order).upper()))
+
     @classmethod
     def from_config(cls, data: dict) -> ModbusPoint:
         """From a connector's JSON config entry; unknown keys are refused so typos do not pass silently."""

@@ -24,7 +24,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 
 from connectors.envelope import Envelope, ReadingSink
 
-from .codec import DecodeError, decode, implausibility, to_engineering
+from .codec import DecodeError, SuspectDecoding, decode, implausibility, to_engineering
 from .plan import ModbusPoint, ReadBlock, Table, UnitHealth, plan_reads
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ModbusPoller:
         self.health = {unit: UnitHealth(demote_after=demote_after, max_skip=max_skip)
                        for unit in sorted({p.unit_id for p in points})}
         self.now = now
+        self.suspects: dict[ModbusPoint, SuspectDecoding] = {}
         self.stats = PollerStats()
         self.client: AsyncModbusTcpClient | None = None
         self._reconnect_at = 0.0
@@ -132,8 +133,11 @@ class ModbusPoller:
                 envelopes.append(self._envelope(point, None, raw, "bad", f"undecodable: {exc}", ts))
                 continue
             reason = implausibility(number, point.physical_min, point.physical_max)
+            suspect = self.suspects.setdefault(point, SuspectDecoding()).record(reason is not None)
             if reason:
                 envelopes.append(self._envelope(point, None, raw, "bad", f"implausible: {reason}", ts))
+            elif suspect:
+                envelopes.append(self._envelope(point, None, raw, "bad", suspect, ts))
             else:
                 envelopes.append(self._envelope(point, number, raw, "good", None, ts))
         return envelopes

@@ -93,3 +93,90 @@ async def start_modbus_server(bank: RegisterBank, host: str = "127.0.0.1", port:
     server = ModbusTcpServer([bank.device(unit) for unit in bank.units], address=(host, port))
     await server.serve_forever(background=True)
     return server
+
+
+# --- the simulator face ------------------------------------------------------------------------------------------
+# Register map of each machine (unit id = position in the line, from 1): every tag a float32 in holding registers,
+# word order CDAB (the common PLC convention), at 2 × its index in TAG_PATHS; the shot counter a uint32 in input
+# registers 100–101.
+FACE_WORD_ORDER = WordOrder.CDAB
+SHOT_COUNTER_ADDRESS = 100
+
+
+def register_map(machines) -> dict[str, tuple[int, str, int]]:
+    """Characteristic code → (unit id, table, address), for configuring a connector against the simulator."""
+    from connectors.simulator.plant import TAG_PATHS
+
+    return {
+        f"{machine}.{suffix}": (unit, Table.HOLDING.value, 2 * index)
+        for unit, machine in enumerate(machines, start=1) for index, suffix in enumerate(TAG_PATHS)
+    }
+
+
+def connector_tags(machines) -> list[dict]:
+    """Tag mappings (source_ref, characteristic, params) of a Modbus connector reading the simulator."""
+    return [
+        {"source_ref": f"{unit}/{table}/{address}", "characteristic": code,
+         "params": {"data_type": DataType.FLOAT32.value, "word_order": FACE_WORD_ORDER.value}}
+        for code, (unit, table, address) in register_map(machines).items()
+    ]
+
+
+class ModbusFace:
+    """Scenarios of its own: "word-order-swap" (32-bit values land word-swapped: the plausibility check must turn
+    them into bad quality) and "device-down" (the second machine's unit id stops answering for `down_s` every
+    `restart_every_s`, through the gateway's 0x0B exception)."""
+
+    name = "modbus"
+
+    def __init__(self, plant, options):
+        self.plant, self.options = plant, options
+        self.units = {machine: unit for unit, machine in enumerate(plant.machines, start=1)}
+        self.addresses = {code: address for code, (_unit, _table, address) in register_map(plant.machines).items()}
+        self.bank = RegisterBank(unit_ids=tuple(self.units.values()), size=128)
+        self.bank.word_order_swapped = plant.scenario.name == "word-order-swap"
+        self.server: ModbusTcpServer | None = None
+        self._started = 0.0
+
+    async def start(self) -> None:
+        self.server = await start_modbus_server(self.bank, host=self.options.host, port=self.options.modbus_port)
+        self._started = asyncio.get_running_loop().time()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
+            self.server = None
+
+    def _write(self, machine: str, suffix: str, value: float | None) -> None:
+        address = self.addresses.get(f"{machine}.{suffix}")
+        if address is None:
+            return
+        # A failed sensor reads as NaN on most PLCs: decoded, it is implausible, hence bad quality — never a number.
+        self.bank.write_value(self.units[machine], Table.HOLDING, address, float("nan") if value is None else value,
+                              DataType.FLOAT32, FACE_WORD_ORDER)
+
+    def _device_down_tick(self) -> None:
+        if self.plant.scenario.name != "device-down" or len(self.plant.machines) < 2:
+            return
+        scenario = self.plant.scenario
+        elapsed = asyncio.get_running_loop().time() - self._started
+        down = elapsed % scenario.restart_every_s > scenario.restart_every_s - scenario.down_s
+        self.bank.set_down(self.units[self.plant.machines[1]], down)
+
+    async def publish(self, samples, now) -> None:
+        self._device_down_tick()
+        for sample in samples:
+            self._write(sample.machine, sample.suffix, sample.value if sample.good else None)
+
+    async def publish_shot(self, shot) -> None:
+        for suffix, value in shot.values.items():
+            self._write(shot.machine, suffix, value)
+        self.bank.write_value(self.units[shot.machine], Table.INPUT, SHOT_COUNTER_ADDRESS, shot.counter,
+                              DataType.UINT32)
+
+    async def publish_backfill(self, samples) -> None:
+        """Registers have no history: a backfill burst has nothing to show on Modbus."""
+
+
+def build_face(plant, options) -> ModbusFace:
+    return ModbusFace(plant, options)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from connectors.modbus.codec import (
     DataType,
     DecodeError,
+    SuspectDecoding,
     WordOrder,
     decode,
     encode,
@@ -110,3 +111,24 @@ def test_value_inside_the_physical_range_is_plausible():
 def test_word_swapped_float_is_implausible_for_a_barrel_temperature():
     swapped = decode(encode(231.5, DataType.FLOAT32, WordOrder.CDAB), DataType.FLOAT32, WordOrder.ABCD)
     assert implausibility(swapped, 0.0, 500.0) is not None
+
+
+def test_a_word_swapped_round_number_decodes_to_a_denormal_and_is_implausible():
+    swapped = decode(encode(230.0, DataType.FLOAT32, WordOrder.CDAB), DataType.FLOAT32, WordOrder.ABCD)
+    assert 0 < swapped < 1e-30
+    assert "below any instrument's resolution" in implausibility(swapped, 0.0, 400.0)
+
+
+def test_zero_is_plausible():
+    assert implausibility(0.0, 0.0, 400.0) is None
+
+
+def test_a_tag_turns_suspect_after_repeated_implausible_values_and_recovers_after_a_clean_window():
+    suspect = SuspectDecoding(window=5, threshold=2)
+    assert suspect.record(True) is None            # one glitch does not taint the tag
+    assert suspect.record(False) is None
+    assert "2 of the last 3" in suspect.record(True)
+    assert suspect.record(False) is not None       # a plausible-looking value of a suspect tag is not trusted
+    for _ in range(4):
+        suspect.record(False)
+    assert suspect.record(False) is None
