@@ -3,6 +3,7 @@
 `analyze()` is what the stateless API calls. It raises `EngineInputError` (naming the field) for anything it
 cannot analyse and returns an `Analysis` whose `to_dict()` is the API response.
 """
+import gc
 import math
 from dataclasses import dataclass
 
@@ -42,6 +43,17 @@ class Analysis:
     capability: dict | None
 
     def to_dict(self) -> dict:
+        # Millions of new floats and small dicts would trigger the cyclic GC over and over, each pass walking the
+        # million-item lists already built (seconds for a 1M-point analysis); nothing here can form a cycle.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._to_dict()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _to_dict(self) -> dict:
         return {
             "chart": self.chart,
             "charts": [

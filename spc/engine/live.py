@@ -60,11 +60,14 @@ class LiveState:
 
     def evaluate(self, new_points) -> tuple[list, "LiveState"]:
         """Judge the new points (subgroups, values, or counts/sizes); returns (signals, new state)."""
-        data = _chart_data(self.limits, new_points)
+        if self.limits.chart == "imr" and not isinstance(new_points, np.ndarray) and len(new_points) <= _SMALL:
+            data, points, extra, carry = self._few_individuals(new_points)
+        else:
+            data = _chart_data(self.limits, new_points)
+            points, extra, carry = chart_statistics(self.limits, data, self.carry)
         count = len(data)
         if count == 0:
             return [], self
-        points, extra, carry = chart_statistics(self.limits, data, self.carry)
         rows = self._rows(data, count, extra)
         signals: list = []
         trackers = {}
@@ -85,6 +88,21 @@ class LiveState:
             trackers[name] = tracker
         return signals, LiveState(self.limits, self.rules, self.count + count, carry, trackers or self.trackers,
                                   self._limit_rows)
+
+    def _few_individuals(self, new_points):
+        """I-MR's statistics for a handful of values without numpy's per-call overhead — the same IEEE operations
+        (difference, absolute value) as `chart_statistics`, so the same bits (the property tests cover it)."""
+        values = [float(v) for v in new_points]
+        previous = self.carry.get("last_value")
+        moving = []
+        for x in values:
+            moving.append(abs(x - previous) if previous is not None else _NAN)
+            previous = x
+        carry = dict(self.carry)
+        if values:
+            carry["last_value"] = values[-1]
+        data = ChartData("imr", values=_SizedList(values))
+        return data, {"i": _SizedList(values), "mr": _SizedList(moving)}, {}, carry
 
     def _rows(self, data: ChartData, count: int, extra: dict) -> dict[str, list]:
         """(centre, sigma, ucl, lcl) per point and chart. Limits that depend only on n are cached per n."""
@@ -120,6 +138,21 @@ class LiveState:
             dict(data.get("carry", {})),
             {name: RuleTracker(rules[name], trackers.get(name)) for name in rules},
         )
+
+
+_SMALL = 8
+_NAN = float("nan")
+
+
+class _SizedList(list):
+    """A plain list standing in for a 1-D array where the live path only needs len() and tolist()."""
+
+    @property
+    def size(self) -> int:
+        return len(self)
+
+    def tolist(self) -> list:
+        return self
 
 
 def _chart_data(limits: Limits, points) -> ChartData:
