@@ -1,0 +1,274 @@
+"""The OPC UA adapter: one session per connector, one subscription with a monitored item per mapped node, one
+event subscription per cycle-event source. No Django import.
+
+- Every notification becomes an envelope with the server's StatusCode mapped to good/uncertain/bad, the value's
+  SourceTimestamp and ServerTimestamp kept separately, and the raw value. A bad value with no number is emitted
+  as quality "bad" with value None — never the previous value again.
+- Notifications are buffered for at most `flush_interval_s` (50 ms) and handed to the outbox in one commit.
+- Link health: asyncua's supervisor (auto_reconnect) probes the server every `watchdog_s`, so a half-open link is
+  detected by a request timeout; it reconnects with backoff, re-activates the session when the server still has
+  it (then TransferSubscriptions + Republish recover the notifications sent while the link was down) or creates
+  a new session and recreates the subscription. A republish spin is prevented by connectors.opcua.guards.
+- Our own loop watches the client state and counts reconnects; if the session cannot be used at all the adapter
+  raises and the runner restarts it with backoff.
+- Cycle events (EUROMAP 77 style CycleParametersEventType): one event per shot → one envelope per mapped field,
+  all with the shot's time, lot and shot counter (`extra["shot"]`): one record per shot.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from asyncua import ua
+from asyncua.client.ua_client import UaClientState
+
+from connectors.adapters import Adapter
+from connectors.envelope import Envelope
+from connectors.health import DEGRADED
+from connectors.opcua import guards
+from connectors.opcua.session import make_client
+from connectors.opcua.values import jsonable, numeric, passes_deadband, quality_of
+from connectors.spec import TagSpec
+
+guards.install()
+# asyncua logs every publish response at INFO (formatting whole results): far too costly at 10k values/s.
+logging.getLogger("asyncua").setLevel(logging.WARNING)
+log = logging.getLogger("connectors.opcua")
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+class _Handler:
+    """asyncua subscription handler: only appends to the adapter's buffer (never blocks the publish loop)."""
+
+    def __init__(self, adapter: OpcUaAdapter):
+        self.adapter = adapter
+
+    def datachange_notification(self, node, value, data) -> None:
+        self.adapter.on_datachange(node, value, data)
+
+    def event_notification(self, event) -> None:
+        self.adapter.on_event(event)
+
+    def status_change_notification(self, status) -> None:
+        self.adapter.on_status_change(status)
+
+
+class OpcUaAdapter(Adapter):
+    kind = "opcua"
+    flush_interval_s = 0.05
+
+    def __init__(self, spec, sink, health=None):
+        super().__init__(spec, sink, health)
+        self.config = spec.config
+        self.buffer: list[Envelope] = []
+        self.value_tags: dict[str, TagSpec] = {}
+        self.event_tags: dict[str, dict[str, TagSpec]] = defaultdict(dict)
+        for tag in spec.tags:
+            field = tag.params.get("event_field")
+            if field:
+                self.event_tags[_normal_node_id(tag.source_ref)][field] = tag
+            else:
+                self.value_tags[_normal_node_id(tag.source_ref)] = tag
+        self.last_values: dict[str, float | None] = {}
+        self.client = None
+        self.subscription = None
+        self._skew_ms: float | None = None
+
+    # --- notifications (called from asyncua's dispatch tasks) -----------------------------------------------
+    def on_datachange(self, node, value, data) -> None:
+        received = datetime.now(UTC)
+        key = node.nodeid.to_string()
+        tag = self.value_tags.get(key)
+        if tag is None:
+            return
+        data_value = data.monitored_item.Value
+        status = data_value.StatusCode.value if data_value is not None and data_value.StatusCode is not None else 0
+        quality = quality_of(status)
+        number = numeric(value, scale=tag.params.get("scale"), offset=tag.params.get("offset"))
+        if number is None:
+            quality = "bad"
+        if not passes_deadband(self.last_values.get(key), number, tag.params.get("client_deadband")):
+            return
+        self.last_values[key] = number
+        source_ts = _aware(data_value.SourceTimestamp) if data_value is not None else None
+        server_ts = _aware(data_value.ServerTimestamp) if data_value is not None else None
+        self._observe_skew(source_ts or server_ts, received)
+        extra = {} if status == 0 else {"status": ua.StatusCode(status).name}
+        self.buffer.append(self.envelope(
+            tag, number, quality=quality, raw_value=jsonable(value), source_ts=source_ts, server_ts=server_ts,
+            received_ts=received, backfill=self._is_backfill(source_ts, received), extra=extra,
+        ))
+
+    def on_event(self, event) -> None:
+        received = datetime.now(UTC)
+        fields = event.get_event_props_as_fields_dict()
+        source = getattr(event, "SourceNode", None)
+        source_key = source.to_string() if isinstance(source, ua.NodeId) else None
+        tags = self.event_tags.get(source_key) if source_key else None
+        if not tags:
+            return
+        source_ts = _aware(getattr(event, "Time", None))
+        lot_variant = fields.get(self.config.get("lot_field", "LotId"))
+        shot_variant = fields.get(self.config.get("shot_field", "ShotCounter"))
+        lot = lot_variant.Value if lot_variant is not None else None
+        shot = shot_variant.Value if shot_variant is not None else None
+        self._observe_skew(source_ts, received)
+        for field, tag in tags.items():
+            variant = fields.get(field)
+            raw = variant.Value if variant is not None else None
+            number = numeric(raw, scale=tag.params.get("scale"), offset=tag.params.get("offset"))
+            self.buffer.append(self.envelope(
+                tag, number, quality="good" if number is not None else "bad", raw_value=jsonable(raw),
+                source_ts=source_ts, server_ts=_aware(getattr(event, "ReceiveTime", None)), received_ts=received,
+                backfill=self._is_backfill(source_ts, received), lot=str(lot) if lot else None,
+                extra={"shot": int(shot) if isinstance(shot, int) else shot, "event": field},
+            ))
+
+    def on_status_change(self, status) -> None:
+        code = getattr(status, "Status", None)
+        if code is not None and not code.is_good():
+            self.health.degraded(f"subscription status {code.name}")
+
+    def _observe_skew(self, ts: datetime | None, received: datetime) -> None:
+        if ts is None:
+            return
+        sample = (ts - received).total_seconds() * 1000.0
+        self._skew_ms = sample if self._skew_ms is None else 0.9 * self._skew_ms + 0.1 * sample
+
+    def _is_backfill(self, source_ts: datetime | None, received: datetime) -> bool:
+        limit = self.config.get("backfill_after_s", 60.0)
+        return bool(source_ts and limit and (received - source_ts).total_seconds() > limit)
+
+    # --- session --------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.warning("OPC UA session to %s failed: %s", self.config.get("endpoint"), exc)
+                self.health.error(exc)
+                self.health.down(f"{type(exc).__name__}: {exc}")
+            finally:
+                await self._close()
+                await self._flush()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, float(self.config.get("reconnect_max_delay_s", 10.0)))
+            self.health.reconnected()
+
+    async def _session(self) -> None:
+        self.client = await make_client(self.config, self.spec.secrets)
+        await self.client.connect()
+        await self._subscribe()
+        self.health.connected(self.config["endpoint"])
+        previous_state = UaClientState.CONNECTED
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            await self._flush()
+            state = self.client.uaclient.state
+            if state is not previous_state:
+                if state is UaClientState.CONNECTED:
+                    self.health.reconnected()
+                    self.health.connected(self.config["endpoint"])
+                elif previous_state is UaClientState.CONNECTED:
+                    self.health.set_state(DEGRADED, f"link lost ({state.value}); reconnecting")
+                previous_state = state
+            supervisor = self.client._supervisor_task
+            if state is UaClientState.DISCONNECTED and (supervisor is None or supervisor.done()):
+                raise ConnectionError("OPC UA client gave up the connection")
+
+    async def _subscribe(self) -> None:
+        params = ua.CreateSubscriptionParameters()
+        params.RequestedPublishingInterval = float(self.config.get("publishing_interval_ms", 500))
+        params.RequestedLifetimeCount = 10000
+        params.RequestedMaxKeepAliveCount = int(
+            self.config.get("keepalive_count") or self.client.get_keepalive_count(params.RequestedPublishingInterval)
+        )
+        params.MaxNotificationsPerPublish = 0      # unlimited: the server sends everything it has
+        params.PublishingEnabled = True
+        params.Priority = 0
+        self.subscription = await self.client.create_subscription(params, _Handler(self))
+        requests = [self._monitored_item(node_id, tag) for node_id, tag in self.value_tags.items()]
+        failed = []
+        if requests:
+            results = await self.subscription.create_monitored_items(requests)
+            for (node_id, _tag), result in zip(self.value_tags.items(), results, strict=True):
+                if isinstance(result, ua.StatusCode):
+                    failed.append(f"{node_id}: {result.name}")
+        for source_node_id in self.event_tags:
+            try:
+                event_type = await self._event_type()
+                await self.subscription.subscribe_events(self.client.get_node(source_node_id), event_type)
+            except Exception as exc:
+                failed.append(f"{source_node_id} events: {exc}")
+        if failed:
+            self.log.warning("monitored items refused: %s", "; ".join(failed))
+            self.health.error("monitored items refused: " + "; ".join(failed)[:1500])
+
+    def _monitored_item(self, node_id: str, tag: TagSpec) -> ua.MonitoredItemCreateRequest:
+        self.subscription._client_handle += 1
+        handle = self.subscription._client_handle
+        parameters = ua.MonitoringParameters()
+        parameters.ClientHandle = handle
+        parameters.SamplingInterval = float(tag.params.get("sampling_interval_ms",
+                                                           self.config.get("sampling_interval_ms", 250)))
+        parameters.QueueSize = int(tag.params.get("queue_size", self.config.get("queue_size", 10)))
+        parameters.DiscardOldest = True
+        deadband = tag.params.get("deadband")
+        if deadband:
+            data_filter = ua.DataChangeFilter()
+            data_filter.Trigger = ua.DataChangeTrigger.StatusValue
+            data_filter.DeadbandType = ua.DeadbandType.Absolute
+            data_filter.DeadbandValue = float(deadband)
+            parameters.Filter = data_filter
+        read = ua.ReadValueId()
+        read.NodeId = ua.NodeId.from_string(node_id)
+        read.AttributeId = ua.AttributeIds.Value
+        request = ua.MonitoredItemCreateRequest()
+        request.ItemToMonitor = read
+        request.MonitoringMode = ua.MonitoringMode.Reporting
+        request.RequestedParameters = parameters
+        return request
+
+    async def _event_type(self):
+        name = self.config.get("cycle_event_type", "CycleParametersEventType")
+        for child in await self.client.nodes.base_event_type.get_children():
+            if (await child.read_browse_name()).Name == name:
+                return child
+        raise LookupError(f"event type {name} not found on the server")
+
+    async def _flush(self) -> None:
+        if self._skew_ms is not None:
+            self.health.skew(round(self._skew_ms, 1))
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        await self.emit(batch)
+
+    async def _close(self) -> None:
+        client, self.client = self.client, None
+        self.subscription = None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    await client.disconnect()
+
+
+def _normal_node_id(node_id: str) -> str:
+    """Node ids as asyncua prints them, so notifications find their tag whatever spelling the config used."""
+    return ua.NodeId.from_string(node_id).to_string()
+
+
+def cpu_seconds() -> float:
+    return time.process_time()
