@@ -280,6 +280,20 @@ def test_users_are_not_throttled(user_client):
         assert [user_client.get("/api/v1/test-ping/").status_code for _ in range(3)] == [200, 200, 200]
 
 
+@pytest.mark.redis
+def test_throttle_counts_in_the_shared_redis_cache(site):
+    """Production keeps the window in Redis, so every web replica counts the same requests."""
+    import redis
+
+    token, raw = make_token(site, scopes=())
+    with _tiny_rate("5/min"):
+        _bearer(raw).get("/api/v1/test-ping/")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = [key.decode() for key in client.keys(f"*throttle:machine:{token.pk}:{token.prefix}:*")]
+    assert len(keys) == 1
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+
+
 @pytest.mark.parametrize("rate", ["5/s", "6000/min", "10/hour", "1000/day"])
 def test_rate_strings_parse(rate):
     from qms.api.throttling import parse_rate

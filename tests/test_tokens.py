@@ -55,6 +55,8 @@ def test_create_command_prints_the_token_once(site):
     assert token.scopes == ["ingest", "verdicts:read"] and token.site == site
     assert "will not be shown again" in err
     assert raw not in err
+    entry = AuditEntry.objects.get(model="qms.ApiToken", action="create")
+    assert entry.actor.startswith("command:create_api_token@") and entry.site_id == site.pk
 
 
 def test_create_command_token_authenticates(site):
