@@ -76,3 +76,14 @@ def test_chosen_language_sticks_after_switching(engineer):
     assert "退出登录" in client.get(reverse("home")).content.decode()
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "Sign out" in client.get(reverse("home")).content.decode()
+
+
+def test_catalogue_passes_msgfmt_check():
+    """The same check compilemessages' msgfmt applies: format specifications match between msgid and msgstr."""
+    import shutil
+    import subprocess
+
+    if shutil.which("msgfmt") is None:
+        pytest.skip("msgfmt (gettext) is not installed")
+    result = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(CATALOGUE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -15,9 +15,6 @@ from qms.models import DeadLetter, Measurement
 from tests.factories import CharacteristicFactory, EquipmentFactory, SiteFactory, UserFactory
 from tests.web_support import reject_items
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(os.environ.get("QP_SCREENSHOT_DIR", "/tmp/qualitypulse-screenshots"))
@@ -25,9 +22,12 @@ PASSWORD = "pw-Quality-2026"
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay synchronous. Set only for
+    # these tests: in the process environment it would leak into subprocesses (and fail `check --deploy`).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
