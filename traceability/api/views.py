@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -91,10 +92,11 @@ def overlapping_runs(queryset, window: str | None, equipment_code: str | None):
 class LotFilter(filters.FilterSet):
     code = filters.CharFilter(field_name="code")
     kind = filters.ChoiceFilter(choices=Lot.Kind.choices)
-    product = filters.CharFilter(method="filter_product", help_text="PART or PART@REV")
-    equipment = filters.CharFilter(method="filter_nothing", help_text="lots with a run on this equipment")
+    product = filters.CharFilter(method="filter_product", help_text=gettext_lazy("PART or PART@REV"))
+    equipment = filters.CharFilter(method="filter_nothing", help_text=gettext_lazy("lots with a run on this equipment"))
     ran_between = filters.CharFilter(
-        method="filter_nothing", help_text="t1,t2: lots with a run overlapping the window (t2 empty: open-ended)"
+        method="filter_nothing",
+        help_text=gettext_lazy("t1,t2: lots with a run overlapping the window (t2 empty: open-ended)"),
     )
 
     class Meta:
@@ -128,8 +130,8 @@ class LotListView(TraceabilityApiMixin, SiteScopedQuerysetMixin, generics.ListAP
 
     @extend_schema(
         request=LotRegistrationSerializer,
-        responses={201: LotSerializer, 200: OpenApiResponse(LotSerializer, description="already recorded"),
-                   409: OpenApiResponse(description="conflicts with the recorded lot")},
+        responses={201: LotSerializer, 200: OpenApiResponse(LotSerializer, description=gettext_lazy("already recorded")),
+                   409: OpenApiResponse(description=gettext_lazy("conflicts with the recorded lot"))},
     )
     def post(self, request, *args, **kwargs):
         data = _validated(LotRegistrationSerializer, request)
@@ -166,7 +168,9 @@ class LotDetailView(TraceabilityApiMixin, generics.RetrieveAPIView):
     user_perms = {"GET": "traceability.view_lot"}
     queryset = Lot.objects.none()  # for the schema; get_object resolves by code within the requester's sites
 
-    @extend_schema(parameters=[OpenApiParameter("site", str, description="site code, when the code is ambiguous")])
+    @extend_schema(parameters=[
+        OpenApiParameter("site", str, description=gettext_lazy("site code, when the code is ambiguous")),
+    ])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -250,8 +254,8 @@ class LotEndView(TraceabilityApiMixin, generics.GenericAPIView):
 class RunFilter(filters.FilterSet):
     equipment = filters.CharFilter(field_name="equipment__code")
     lot = filters.CharFilter(field_name="lot__code")
-    open = filters.BooleanFilter(field_name="ended_at", lookup_expr="isnull", help_text="true: only running")
-    ran_between = filters.CharFilter(method="filter_window", help_text="t1,t2 (t2 empty: open-ended)")
+    open = filters.BooleanFilter(field_name="ended_at", lookup_expr="isnull", help_text=gettext_lazy("true: only running"))
+    ran_between = filters.CharFilter(method="filter_window", help_text=gettext_lazy("t1,t2 (t2 empty: open-ended)"))
 
     class Meta:
         model = LotRun
@@ -277,7 +281,7 @@ class RunListView(TraceabilityApiMixin, SiteScopedQuerysetMixin, generics.ListAP
 
 
 class GenealogyFilter(filters.FilterSet):
-    lot = filters.CharFilter(method="filter_lot", help_text="edges where this lot is parent or child")
+    lot = filters.CharFilter(method="filter_lot", help_text=gettext_lazy("edges where this lot is parent or child"))
     parent = filters.CharFilter(field_name="parent__code")
     child = filters.CharFilter(field_name="child__code")
 
