@@ -63,8 +63,8 @@ def limit_series(limits: Limits, count: int, sizes=None, ewma_factor=None) -> di
         return series
     if kind == "imr":
         return {
-            "i": _symmetric(np.full(count, mu), np.full(count, sigma)),
-            "mr": _floored(np.full(count, d2(2) * sigma), np.full(count, d3(2) * sigma)),
+            "i": _constant(_symmetric(np.float64(mu), np.float64(sigma)), count),
+            "mr": _constant(_floored(np.float64(d2(2) * sigma), np.float64(d3(2) * sigma)), count),
         }
     if kind in ("p", "u"):
         n = np.asarray(sizes, dtype=np.float64)
@@ -72,9 +72,9 @@ def limit_series(limits: Limits, count: int, sizes=None, ewma_factor=None) -> di
         return {kind: _floored(np.full(count, mu), np.sqrt(spread / n))}
     if kind == "np":
         n = float(limits.sample_size)
-        return {"np": _floored(np.full(count, n * mu), np.full(count, np.sqrt(n * mu * (1.0 - mu))))}
+        return {"np": _constant(_floored(np.float64(n * mu), np.sqrt(np.float64(n * mu * (1.0 - mu)))), count)}
     if kind == "c":
-        return {"c": _floored(np.full(count, mu), np.full(count, np.sqrt(mu)))}
+        return {"c": _constant(_floored(np.float64(mu), np.sqrt(np.float64(mu))), count)}
     if kind == "ewma":
         factor = ewma_variance_factor(limits.lam, count) if ewma_factor is None else ewma_factor
         sigma_z = sigma * np.sqrt(limits.lam / (2.0 - limits.lam) * (1.0 - factor))
@@ -94,6 +94,12 @@ def ewma_variance_factor(lam: float, count: int, previous: float = 1.0) -> np.nd
     if count:
         steps[0] = previous * steps[0]
     return np.multiply.accumulate(steps)
+
+
+def _constant(row, count):
+    """Limits that are the same for every point: computed once (with the same operations as the per-point arrays)
+    and broadcast as read-only views instead of materialising a million copies."""
+    return tuple(np.broadcast_to(value, (count,)) for value in row)
 
 
 def _symmetric(center, sigma):
