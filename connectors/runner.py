@@ -45,6 +45,9 @@ class RunnerBackend(Protocol):
     def deliver(self, batch: Batch) -> bool: ...          # True once the ingest of this batch is confirmed
     def save_status(self, snapshots: dict[int, dict], buffered: dict[str, int], runner: str) -> None: ...
 
+    # Optional: `executor` (the backend's own thread(s), e.g. to keep database connections on one thread) and
+    # `close()` (called on that executor when the runner stops).
+
 
 @dataclass
 class RunnerSettings:
@@ -100,6 +103,10 @@ class Runner:
         self._version: str | None = None
         self.delivered_batches = 0
 
+    async def _call(self, fn, *args):
+        """Run a blocking backend call on the backend's executor (default: asyncio's thread pool)."""
+        return await asyncio.get_running_loop().run_in_executor(getattr(self.backend, "executor", None), fn, *args)
+
     @staticmethod
     def _default_factory(spec, sink, health):
         return adapter_class(spec.kind)(spec, sink, health)
@@ -133,6 +140,9 @@ class Runner:
                     await self._drain()
             with contextlib.suppress(Exception):
                 await self._save_status()
+            if hasattr(self.backend, "close"):
+                with contextlib.suppress(Exception):
+                    await self._call(self.backend.close)
             self.outbox.close()
             log.info("connector runner %s stopped", self.name)
 
@@ -140,9 +150,9 @@ class Runner:
     async def _config_loop(self) -> None:
         while True:
             try:
-                version = await asyncio.to_thread(self.backend.config_version)
+                version = await self._call(self.backend.config_version)
                 if version != self._version:
-                    specs = await asyncio.to_thread(self.backend.load_specs)
+                    specs = await self._call(self.backend.load_specs)
                     await self.apply_specs(specs)
                     self._version = version
             except asyncio.CancelledError:
@@ -226,7 +236,7 @@ class Runner:
             if batch is None:
                 continue
             try:
-                confirmed = await asyncio.to_thread(self.backend.deliver, batch)
+                confirmed = await self._call(self.backend.deliver, batch)
             except Exception as exc:
                 log.warning("delivery of %s failed: %s", batch.batch_id, exc)
                 await self.outbox.record_failure(batch.batch_id, f"{type(exc).__name__}: {exc}")
@@ -253,7 +263,7 @@ class Runner:
     async def _save_status(self) -> None:
         buffered = await self.outbox.pending_counts()
         snapshots = {spec_id: health.snapshot() for spec_id, health in self.healths.items()}
-        await asyncio.to_thread(self.backend.save_status, snapshots, buffered, self.name)
+        await self._call(self.backend.save_status, snapshots, buffered, self.name)
 
     async def _status_loop(self) -> None:
         while True:

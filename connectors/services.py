@@ -14,11 +14,12 @@ import functools
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Count, F, Max, Q
 
 from connectors.models import Connector, ConnectorStatus, TagMapping
@@ -242,6 +243,8 @@ class DjangoRunnerBackend:
     idempotent batch id, if no confirmation arrives within `resend_after_s`)."""
 
     def __init__(self, group: str = "", *, resend_after_s: float = 30.0, confirm_wait_s: float = 10.0):
+        # One thread for all database work of the runner: one connection, closed by close().
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runner-db")
         self.group = group
         self.resend_after_s = resend_after_s
         self.confirm_wait_s = confirm_wait_s
@@ -281,6 +284,9 @@ class DjangoRunnerBackend:
     @_fresh_connection
     def save_status(self, snapshots: dict[int, dict], buffered: dict[str, int], runner: str) -> None:
         save_runner_status(snapshots, buffered, runner)
+
+    def close(self) -> None:
+        connections.close_all()
 
 
 def run_periodic_jobs() -> None:
