@@ -6,6 +6,7 @@ Every task is idempotent, `acks_late` with reject-on-worker-lost (settings), wit
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 from celery import shared_task
@@ -27,3 +28,21 @@ def ingest_readings(self, batch_id: str, envelopes: list[dict], connector_id: in
 def watch_staleness() -> int:
     """Raise data_stale for tags silent for more than 3 × their update period. Returns how many went stale."""
     return len(services.check_staleness())
+
+
+@shared_task(bind=True, acks_late=True, max_retries=10, autoretry_for=TRANSIENT, retry_backoff=True)
+def execute_writeback(self, command_id: int) -> str:
+    """One attempt of a write-back command; retried with exponential backoff until confirmed or failed."""
+    from connectors.writeback import attempt_writeback
+
+    status, retry_in = attempt_writeback(command_id)
+    if retry_in is not None and self.request.is_eager:
+        # In-process (embedded default) there is no broker to hold a delayed retry: retry here, briefly; the
+        # attempt counter bounds it.
+        while retry_in is not None:
+            time.sleep(min(retry_in, 0.2))
+            status, retry_in = attempt_writeback(command_id)
+        return status
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+    return status
