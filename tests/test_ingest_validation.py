@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qms.ingest import QUALITY_CODES, CharacteristicSpec, Limits, Problem, validate_items
-from qms.ingest.values import round_half_even
+from qms.ingest.values import has_more_decimals, round_half_even
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 TEMP = CharacteristicSpec(id=1, code="IMM01.BARREL_Z2.TEMP", precision=1, physical_min=0.0, physical_max=400.0,
@@ -117,6 +117,25 @@ def test_rounding_is_half_even_on_the_decimal_the_client_sent():
     assert round_half_even(2.675, 2) == 2.68      # binary rounding would give 2.67
     assert round_half_even(2.665, 2) == 2.66
     assert round_half_even(0.25, 1) == 0.2
+
+
+few_decimals = st.builds(lambda k, q: k / 10**q, st.integers(-10**16, 10**16), st.integers(0, 10))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | few_decimals, st.integers(min_value=0, max_value=9))
+def test_the_fast_precision_test_agrees_with_correctly_rounded_round(value, places):
+    assert has_more_decimals(value, places) == (round(value, places) != value)
+
+
+@pytest.mark.parametrize(("value", "places"), [(231.2, 1), (0.07, 2), (1e-9, 9), (123456789.123, 3), (-0.5, 1)])
+def test_values_written_with_at_most_the_allowed_decimals_are_within_precision(value, places):
+    assert not has_more_decimals(value, places)
+
+
+@pytest.mark.parametrize(("value", "places"), [(231.20000000000002, 1), (0.071, 2), (1e-10, 9)])
+def test_values_with_more_decimals_than_allowed_are_detected(value, places):
+    assert has_more_decimals(value, places)
 
 
 def test_value_within_precision_is_not_reported_as_rounded():

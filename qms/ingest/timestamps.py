@@ -24,6 +24,8 @@ def parse_timestamp(raw, *, max_length: int = 64) -> tuple[datetime | None, Prob
             return None, Problem.INVALID_TIMESTAMP
     else:
         return None, Problem.WRONG_TYPE
+    if parsed.tzinfo is UTC:   # "…Z" — the usual case, already normalised
+        return parsed, None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None, Problem.TIMEZONE_MISSING
     try:

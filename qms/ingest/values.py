@@ -8,6 +8,8 @@ from .problems import Problem
 from .spec import BOOLEAN, FLOAT, INTEGER, REJECT, CharacteristicSpec
 
 _BOOLEAN_NUMBERS = {0: 0.0, 1: 1.0}
+_SCALES = tuple(10.0 ** places for places in range(23))   # exact powers of ten in binary64
+_EXACT_LIMIT = 2.0 ** 51   # below it, value × 10^places is within 0.5 of the integer it stands for
 
 
 def round_half_even(value: float, places: int) -> float:
@@ -20,8 +22,18 @@ def round_half_even(value: float, places: int) -> float:
 
 
 def has_more_decimals(value: float, places: int) -> bool:
-    """True when the shortest decimal form of `value` has more than `places` decimals. round() is correctly
-    rounded, so it returns `value` itself exactly when some `places`-decimal number maps to this float."""
+    """True when the shortest decimal form of `value` has more than `places` decimals.
+
+    The definition is round(value, places) != value (round() is correctly rounded: it returns `value` exactly when
+    `value` is the double nearest to some `places`-decimal number), but round() on floats goes through a decimal
+    string and costs about 1 µs. Equivalent and cheaper while |value × 10^places| < 2^51: with k the integer
+    nearest to value × 10^places, `value` is within precision exactly when k / 10^places (a correctly rounded
+    division of exact operands) gives `value` back. The hypothesis test holds the two against each other.
+    """
+    scale = _SCALES[places] if places < len(_SCALES) else 10.0 ** places
+    scaled = value * scale
+    if -_EXACT_LIMIT < scaled < _EXACT_LIMIT:
+        return round(scaled) / scale != value
     return round(value, places) != value
 
 
@@ -45,14 +57,18 @@ def check_value(raw, spec: CharacteristicSpec) -> tuple[float | None, bool, Prob
             return None, False, Problem.NOT_BOOLEAN, {"value": storable_number(raw)}
         return None, False, Problem.WRONG_TYPE, {"expected": "boolean"}
 
+    kind = type(raw)
+    if kind is float:   # the common case first
+        value = raw
     # bool is an int subclass: true/false must not pass as 1/0 for a numeric characteristic (no coercion).
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+    elif isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return None, False, Problem.WRONG_TYPE, {"expected": "number"}
-    try:
-        value = float(raw)
-    except OverflowError:   # an integer beyond double range
-        return None, False, Problem.NON_FINITE, {}
-    if not math.isfinite(value):
+    else:
+        try:
+            value = float(raw)
+        except OverflowError:   # an integer beyond double range
+            return None, False, Problem.NON_FINITE, {}
+    if value - value != 0.0:   # NaN or ±Infinity (cheaper than math.isfinite on the hot path)
         return None, False, Problem.NON_FINITE, {}
 
     rounded = False

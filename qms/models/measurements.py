@@ -45,18 +45,32 @@ class IngestBatch(models.Model):
 
 
 class Measurement(models.Model):
-    """One value of one characteristic at one time, from one source. Stored once per (characteristic, ts, source)."""
+    """One value of one characteristic at one time, from one source. Stored once per (characteristic, ts, source).
 
-    characteristic = models.ForeignKey(Characteristic, on_delete=models.PROTECT, related_name="measurements")
+    The hottest table: its foreign keys are checked by the ingest path (ids come from the site's dictionary, read in
+    the same transaction) and by the ORM's on_delete handling, not by database constraints — PostgreSQL's per-row
+    deferred RI triggers cost more than the insert itself (docs/ingestion.md, "Storage"). No single-column index
+    on characteristic/equipment either: the unique (characteristic, ts, source) and (equipment, ts) indexes lead
+    with those columns.
+    """
+
+    characteristic = models.ForeignKey(
+        Characteristic, on_delete=models.PROTECT, related_name="measurements", db_constraint=False, db_index=False
+    )
     ts = models.DateTimeField(_("time"))
     value = models.FloatField(_("value"))
     quality = models.SmallIntegerField(_("quality"), choices=Quality.choices, default=Quality.GOOD)
     lot_code = models.CharField(_("lot"), max_length=64, blank=True, default="")
-    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    equipment = models.ForeignKey(
+        Equipment, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False,
+        db_index=False,
+    )
     source = models.CharField(
         _("source"), max_length=160, help_text=_("client identity: 'token:<name>' for a machine token, else the username")
     )
-    batch = models.ForeignKey(IngestBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    batch = models.ForeignKey(
+        IngestBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     received_at = models.DateTimeField(_("received at"))
 
     class Meta:

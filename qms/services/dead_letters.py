@@ -54,8 +54,8 @@ def replay_dead_letter(dead_letter_id: int, *, user, corrected_payload: dict | N
             rejection = result.rejected[0]
             raise ValidationError({rejection.field or "payload": problem_message(rejection)}, code=str(rejection.code))
         stored = store_accepted(letter.site_id, result.accepted, source=letter.source, batch_id=None, received_at=now)
-        point = stored.points[0] if stored.points else None
-        outcome = "stored" if point is not None else "duplicate"
+        measurement_id = next(iter(stored.ids_by_index.values()), None)
+        outcome = "stored" if measurement_id is not None else "duplicate"
 
         letter.status = DeadLetter.Status.REPLAYED
         letter.resolved_by = user
@@ -63,7 +63,7 @@ def replay_dead_letter(dead_letter_id: int, *, user, corrected_payload: dict | N
         letter.resolution_note = (
             _("Replayed with a corrected payload.") if corrected_payload is not None else _("Replayed unchanged.")
         )
-        if point is None:
+        if measurement_id is None:
             letter.resolution_note += " " + _("The point was already stored; nothing new was written.")
         letter.save(update_fields=["status", "resolved_by", "resolved_at", "resolution_note"])
         after = storable(payload)
@@ -74,14 +74,14 @@ def replay_dead_letter(dead_letter_id: int, *, user, corrected_payload: dict | N
             changes={
                 "status": [DeadLetter.Status.OPEN, DeadLetter.Status.REPLAYED],
                 "payload": [letter.payload, after],
-                "measurement": [None, point.id if point else None],
+                "measurement": [None, measurement_id],
             },
         )
     return {
         "dead_letter": letter.pk,
         "status": letter.status,
         "outcome": outcome,
-        "measurement_id": point.id if point else None,
+        "measurement_id": measurement_id,
         "value": result.accepted[0].value,
         "rounded": bool(result.rounded),
     }

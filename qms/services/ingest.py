@@ -130,7 +130,7 @@ def ingest_measurements(*, site, items: list, source: str, idempotency_key: str 
             body = {
                 "batch": batch.pk,
                 "received": len(items),
-                "stored": len(stored.points),
+                "stored": stored.stored,
                 "duplicates": len(duplicates),
                 "rejected": len(result.rejected),
                 "duplicate_indices": duplicates,
@@ -139,7 +139,7 @@ def ingest_measurements(*, site, items: list, source: str, idempotency_key: str 
             }
             status_code = 422 if items and len(result.rejected) == len(items) else 200
             IngestBatch.objects.filter(pk=batch.pk).update(
-                stored_count=len(stored.points), duplicate_count=len(duplicates),
+                stored_count=stored.stored, duplicate_count=len(duplicates),
                 rejected_count=len(result.rejected), status_code=status_code, response=body,
             )
     except _KeyTaken:

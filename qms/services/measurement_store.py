@@ -1,9 +1,15 @@
 """Writing validated measurements in bulk: stored once per (characteristic, ts, source), whatever races.
 
-PostgreSQL: COPY into a temporary staging table, then one INSERT … SELECT … ON CONFLICT DO NOTHING; RETURNING
-(joined back to the staging rows) says which items were new. SQLite: multi-row INSERT … ON CONFLICT DO NOTHING
-RETURNING in chunks. Either way the caller's transaction holds the rows; the `measurements_stored` seam is sent
-only after it commits.
+PostgreSQL, two paths inside the caller's transaction:
+- optimistic: a batch none of whose points exists yet (the usual case) is COPYed straight into the table, in a
+  savepoint — the speed of a raw COPY. The unique index refuses any point already stored (a client's retry, an
+  overlapping batch, committed or still in flight); the savepoint is rolled back and the batch takes
+- the staged path: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING, whose RETURNING
+  (joined back to the staging rows) says which items were new.
+Rows go in sorted by (characteristic, ts) on both paths, so concurrent batches take their index locks in the same
+order and wait for each other instead of deadlocking.
+SQLite: multi-row INSERT … ON CONFLICT DO NOTHING RETURNING in chunks.
+The `measurements_stored` seam is sent only after the caller's transaction commits.
 """
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import itemgetter
 
-from django.db import connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from qms.ingest import Accepted
 from qms.models import Measurement
@@ -23,13 +30,20 @@ logger = logging.getLogger(__name__)
 
 _SQLITE_CHUNK = 500   # 9 parameters a row stays far below SQLite's variable limit
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
 _COLUMNS = "characteristic_id, ts, value, quality, lot_code, equipment_id, source, batch_id, received_at"
+_LOCK_ORDER = itemgetter(1, 2)   # (characteristic_id, ts) of an Accepted row
+_DEADLOCK = "40P01"
 
 
 @dataclass(frozen=True, slots=True)
 class StoreOutcome:
-    points: list[StoredPoint]       # newly stored, ordered by (characteristic_id, ts)
+    ids_by_index: dict[int, int]    # batch index → id of the newly stored measurement
     duplicate_indices: list[int]    # accepted items whose (characteristic, ts, source) was already stored
+
+    @property
+    def stored(self) -> int:
+        return len(self.ids_by_index)
 
 
 def store_accepted(site_id: int, rows: list[Accepted], *, source: str, batch_id: int | None,
@@ -37,20 +51,25 @@ def store_accepted(site_id: int, rows: list[Accepted], *, source: str, batch_id:
     """Insert the rows (unique by (characteristic_id, ts) among themselves) inside the current transaction and
     schedule `measurements_stored` for after commit. Rows already stored for this source are reported back."""
     if not rows:
-        return StoreOutcome([], [])
+        return StoreOutcome({}, [])
     writer = _insert_postgres if connection.vendor == "postgresql" else _insert_sqlite
     with transaction.atomic():
         ids_by_index = writer(rows, source=source, batch_id=batch_id, received_at=received_at)
-    points = [
-        StoredPoint(ids_by_index[row.index], row.characteristic_id, row.ts, row.value, row.quality, row.lot_code,
-                    row.equipment_id)
-        for row in rows if row.index in ids_by_index
-    ]
-    points.sort(key=lambda point: (point.characteristic_id, point.ts))
-    duplicates = [row.index for row in rows if row.index not in ids_by_index]
-    if points:
+    duplicates = [] if len(ids_by_index) == len(rows) else [row.index for row in rows if row.index not in ids_by_index]
+    # StoredPoint objects cost more than validating the item: build them only when someone listens.
+    if ids_by_index and measurements_stored.has_listeners(Measurement):
+        points = [
+            StoredPoint(ids_by_index[row.index], row.characteristic_id, row.ts, row.value, row.quality, row.lot_code,
+                        row.equipment_id)
+            for row in rows if row.index in ids_by_index
+        ]
+        points.sort(key=_point_order)
         transaction.on_commit(partial(announce_stored, site_id, points))
-    return StoreOutcome(points, duplicates)
+    return StoreOutcome(ids_by_index, duplicates)
+
+
+def _point_order(point: StoredPoint) -> tuple:
+    return point.characteristic_id, point.ts
 
 
 def announce_stored(site_id: int, points: list[StoredPoint]) -> None:
@@ -62,26 +81,63 @@ def announce_stored(site_id: int, points: list[StoredPoint]) -> None:
                          exc_info=outcome)
 
 
-def _copy_text(rows: list[Accepted]) -> str:
+def _copy_text(rows: list[Accepted], *, with_index: bool, suffix: str = "") -> str:
+    """Rows in COPY text format, optionally led by the batch index and followed by constant columns. Lot codes
+    repeat, so their escaping is computed once per distinct code."""
+    escaped_lots: dict[str, str] = {}
     lines = []
     append = lines.append
-    for row in rows:
-        lot = row.lot_code.translate(_COPY_ESCAPES) if row.lot_code else ""
-        equipment = "\\N" if row.equipment_id is None else row.equipment_id
-        append(f"{row.index}\t{row.characteristic_id}\t{row.ts.isoformat()}\t{row.value!r}\t{row.quality}\t"
-               f"{lot}\t{equipment}\n")
+    for index, characteristic_id, ts, value, quality, lot, equipment_id in rows:
+        if lot:
+            escaped = escaped_lots.get(lot)
+            if escaped is None:
+                escaped = escaped_lots[lot] = lot.translate(_COPY_ESCAPES)
+            lot = escaped
+        lead = f"{index}\t" if with_index else ""
+        append(f"{lead}{characteristic_id}\t{ts.isoformat()}\t{value!r}\t{quality}\t{lot}\t"
+               f"{_COPY_NULL if equipment_id is None else equipment_id}{suffix}\n")
     return "".join(lines)
 
 
 def _insert_postgres(rows, *, source, batch_id, received_at) -> dict[int, int]:
+    rows = sorted(rows, key=_LOCK_ORDER)
+    if batch_id is not None:
+        ids_by_index = _copy_into_table(rows, source=source, batch_id=batch_id, received_at=received_at)
+        if ids_by_index is not None:
+            return ids_by_index
+    return _insert_staged(rows, source=source, batch_id=batch_id, received_at=received_at)
+
+
+def _copy_into_table(rows, *, source, batch_id, received_at) -> dict[int, int] | None:
+    """COPY the rows straight into the measurement table; None when some point was already stored."""
+    table = connection.ops.quote_name(Measurement._meta.db_table)
+    suffix = f"\t{source.translate(_COPY_ESCAPES)}\t{batch_id}\t{received_at.isoformat()}"
+    text = _copy_text(rows, with_index=False, suffix=suffix)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
+            cursor.copy_expert(f"COPY {table} ({_COLUMNS}) FROM STDIN", io.StringIO(text))
+    except IntegrityError:
+        return None
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) == _DEADLOCK:
+            return None
+        raise
+    # The identity default hands out increasing ids in COPY order, and the batch id is this transaction's own:
+    # the batch's ids in ascending order line up with the rows.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE batch_id = %s ORDER BY id", [batch_id])
+        ids = [measurement_id for (measurement_id,) in cursor.fetchall()]
+    return {row.index: measurement_id for row, measurement_id in zip(rows, ids, strict=True)}
+
+
+def _insert_staged(rows, *, source, batch_id, received_at) -> dict[int, int]:
     table = connection.ops.quote_name(Measurement._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE qp_ingest_stage (idx integer, characteristic_id bigint, ts timestamptz, "
             "value double precision, quality smallint, lot_code text, equipment_id bigint) ON COMMIT DROP"
         )
-        cursor.copy_expert("COPY qp_ingest_stage FROM STDIN", io.StringIO(_copy_text(rows)))
-        # ORDER BY: concurrent batches take row locks in the same order, so overlapping batches wait, not deadlock.
+        cursor.copy_expert("COPY qp_ingest_stage FROM STDIN", io.StringIO(_copy_text(rows, with_index=True)))
         cursor.execute(
             f"WITH inserted AS ("
             f" INSERT INTO {table} ({_COLUMNS})"
