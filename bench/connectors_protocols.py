@@ -88,12 +88,16 @@ async def _mqtt(rate: int, seconds: float) -> dict:
         publisher.start()
         ready.set()
         start = time.monotonic()
+        cpu_start = time.process_time()
         publisher.join(timeout=seconds * 4 + 60)
         publish_seconds = time.monotonic() - start
-        deadline = time.monotonic() + 60
-        while outbox.appended < published.value and time.monotonic() < deadline:
+        last_progress, last_count = time.monotonic(), -1
+        while outbox.appended < published.value and time.monotonic() - last_progress < 30:   # stalled 30 s: give up
+            if outbox.appended != last_count:
+                last_progress, last_count = time.monotonic(), outbox.appended
             await asyncio.sleep(0.05)
         drain_seconds = time.monotonic() - start
+        cpu_seconds = time.process_time() - cpu_start   # this process: paho thread, adapter, outbox thread
         stored = outbox.outbox.last_seq(spec.key)
         distinct = outbox.outbox._db.execute(
             "SELECT COUNT(DISTINCT json_extract(payload, '$.source_ts')) FROM readings").fetchone()[0]
@@ -106,8 +110,10 @@ async def _mqtt(rate: int, seconds: float) -> dict:
         "published": published.value, "stored": stored, "distinct_stored": distinct,
         "duplicates_dropped": adapter.duplicates, "rejected": adapter.rejected,
         "lost": published.value - distinct, "publish_s": round(publish_seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "all_stored_after_s": round(drain_seconds, 2),
         "rate_stored_per_s": round(stored / drain_seconds) if drain_seconds else None,
+        "cpu_s": round(cpu_seconds, 1), "stored_per_cpu_s": round(stored / cpu_seconds) if cpu_seconds else None,
     }
 
 
@@ -158,19 +164,23 @@ async def _modbus(registers: int, hz: float, seconds: float) -> dict:
 
     poller.poll_once = timed
     stop = asyncio.Event()
+    cpu_start = time.process_time()
     task = asyncio.create_task(poller.run(stop))
     await asyncio.sleep(seconds)
     stop.set()
     await task
+    cpu_seconds = time.process_time() - cpu_start
     server.terminate()
     lateness_ms = [x * 1000 for x in list(poller.stats.lateness_s)[1:]]
     return {
-        "registers": registers, "hz": hz, "cycles": poller.stats.cycles, "requests_per_cycle": len(poller.blocks),
+        "load_average_1m": round(os.getloadavg()[0], 1), "registers": registers, "hz": hz,
+        "cycles": poller.stats.cycles, "requests_per_cycle": len(poller.blocks),
         "readings": sink.count, "bad": poller.stats.bad_readings, "skipped_cycles": poller.stats.skipped_cycles,
         "jitter_p50_ms": round(statistics.median(lateness_ms), 2), "jitter_p99_ms": round(percentile(lateness_ms, .99), 2),
         "jitter_max_ms": round(max(lateness_ms), 2),
         "cycle_p50_ms": round(statistics.median(durations) * 1000, 2),
         "cycle_p99_ms": round(percentile(durations, .99) * 1000, 2),
+        "cpu_ms_per_cycle": round(cpu_seconds * 1000 / max(poller.stats.cycles, 1), 2),
     }
 
 
