@@ -222,6 +222,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CharacteristicStatusEnum": "qms.models.dictionary.Characteristic.Status",
         "DeadLetterStatusEnum": "qms.models.measurements.DeadLetter.Status",
+        "ConnectorKindEnum": "connectors.models.core.Connector.Kind",
+        "WriteBackCommandStatusEnum": "connectors.models.core.WriteBackCommand.Status",
     },
 }
 

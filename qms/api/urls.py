@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("qms.api.admin_urls")),
     path("", include("spc.api_urls")),
     path("", include("traceability.api_urls")),
+    path("", include("connectors.api_urls")),
 ]

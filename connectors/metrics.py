@@ -1,0 +1,106 @@
+"""Prometheus metrics of the connector layer in the text exposition format: GET /api/v1/metrics
+
+Protection: with QP_METRICS_TOKEN set (environment or settings) the scraper must send
+`Authorization: Bearer <QP_METRICS_TOKEN>`; without it, only loopback clients (a Prometheus or node exporter on the
+same host / behind the reverse proxy) are answered. Everyone else gets 404 — the endpoint does not advertise itself.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from connectors.models import Connector, ConnectorStatus, TagMapping, WriteBackCommand
+
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+COUNTERS = ("received", "stored", "duplicates", "rejected", "bad_quality", "reconnects")
+STATES = [value for value, _label in ConnectorStatus.State.choices]
+
+
+def metrics_token() -> str:
+    return getattr(settings, "QP_METRICS_TOKEN", None) or os.environ.get("QP_METRICS_TOKEN", "")
+
+
+def allowed(request) -> bool:
+    token = metrics_token()
+    if token:
+        header = request.headers.get("Authorization", "")
+        return header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token)
+    return request.META.get("REMOTE_ADDR") in LOOPBACK
+
+
+def _label(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_metrics(now=None) -> str:
+    now = now or timezone.now()
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+
+    connectors = list(Connector.objects.select_related("site", "status").order_by("site__code", "name"))
+    stale = dict(TagMapping.objects.filter(stale_since__isnull=False).values("connector")
+                 .annotate(n=Count("id")).values_list("connector", "n"))
+    labels = {c.pk: f'site="{_label(c.site.code)}",connector="{_label(c.name)}",kind="{c.kind}"' for c in connectors}
+
+    def status_of(connector):
+        return getattr(connector, "status", None)
+
+    family("qualitypulse_connector_up", "gauge", "1 when the connector's session is connected.")
+    for c in connectors:
+        row = status_of(c)
+        lines.append(f"qualitypulse_connector_up{{{labels[c.pk]}}} {int(bool(row and row.state == 'connected'))}")
+    family("qualitypulse_connector_state", "gauge", "Current state of the connector (one series per state).")
+    for c in connectors:
+        state = status_of(c).state if status_of(c) else "stopped"
+        for candidate in STATES:
+            lines.append(f'qualitypulse_connector_state{{{labels[c.pk]},state="{candidate}"}} {int(candidate == state)}')
+    for counter in COUNTERS:
+        family(f"qualitypulse_connector_{counter}_total", "counter", f"Readings/events counted as {counter}.")
+        for c in connectors:
+            value = getattr(status_of(c), counter, 0) if status_of(c) else 0
+            lines.append(f"qualitypulse_connector_{counter}_total{{{labels[c.pk]}}} {value}")
+    family("qualitypulse_connector_buffered", "gauge", "Readings waiting in the runner's durable outbox.")
+    for c in connectors:
+        lines.append(f"qualitypulse_connector_buffered{{{labels[c.pk]}}} {status_of(c).buffered if status_of(c) else 0}")
+    family("qualitypulse_connector_clock_skew_milliseconds", "gauge", "Source clock minus our clock (smoothed).")
+    for c in connectors:
+        skew = status_of(c).clock_skew_ms if status_of(c) else None
+        if skew is not None:
+            lines.append(f"qualitypulse_connector_clock_skew_milliseconds{{{labels[c.pk]}}} {skew}")
+    family("qualitypulse_connector_last_value_age_seconds", "gauge", "Seconds since the newest stored value.")
+    for c in connectors:
+        row = status_of(c)
+        if row and row.last_value_at:
+            lines.append(f"qualitypulse_connector_last_value_age_seconds{{{labels[c.pk]}}} "
+                         f"{(now - row.last_value_at).total_seconds():.3f}")
+    family("qualitypulse_connector_heartbeat_age_seconds", "gauge", "Seconds since the runner last reported.")
+    for c in connectors:
+        row = status_of(c)
+        if row and row.heartbeat_at:
+            lines.append(f"qualitypulse_connector_heartbeat_age_seconds{{{labels[c.pk]}}} "
+                         f"{(now - row.heartbeat_at).total_seconds():.3f}")
+    family("qualitypulse_connector_stale_tags", "gauge", "Tags without an update within 3 × their update period.")
+    for c in connectors:
+        lines.append(f"qualitypulse_connector_stale_tags{{{labels[c.pk]}}} {stale.get(c.pk, 0)}")
+    family("qualitypulse_writeback_commands", "gauge", "Write-back commands by status.")
+    for row in WriteBackCommand.objects.values("connector", "status").annotate(n=Count("id")).order_by():
+        if row["connector"] in labels:
+            lines.append(f'qualitypulse_writeback_commands{{{labels[row["connector"]]},status="{row["status"]}"}} '
+                         f'{row["n"]}')
+    return "\n".join(lines) + "\n"
+
+
+@require_GET
+def metrics_view(request):
+    if not allowed(request):
+        raise Http404
+    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
