@@ -24,9 +24,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from connectors.adapters import Adapter
+from connectors.config import ConfigError
 from connectors.files.fields import zone
 
 from .config import validate_config, validate_tag
+from .crypto import parse_key
 from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_message
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class MqttAdapter(Adapter):
         self.settings = PayloadSettings(
             ts_path=self.config["ts_path"], lot_path=self.config["lot_path"], id_path=self.config["id_path"],
             tz=zone(self.config["timezone"]), ts_format=self.config["ts_format"],
+            sm4_key=self._sm4_key(), encryption_base64=self.config["encryption_encoding"] == "base64",
+            encryption_bind_topic=self.config["encryption_bind_topic"],
         )
         self.tags = {index: tag for index, tag in enumerate(spec.tags)}
         self.router = TopicRouter([
@@ -70,6 +74,17 @@ class MqttAdapter(Adapter):
         self._wakeup: asyncio.Event | None = None
         self._wakeup_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _sm4_key(self) -> bytes | None:
+        if self.config["payload_encryption"] != "sm4-gcm":
+            return None
+        key = self.spec.secrets.get("sm4_key")
+        if not key:
+            raise ConfigError("secrets: payload_encryption sm4-gcm needs the key in secrets['sm4_key']")
+        try:
+            return parse_key(key)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     # --- paho thread --------------------------------------------------------------------------------------------
     def _on_connect(self, client, _userdata, flags, reason_code, _properties):

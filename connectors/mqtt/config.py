@@ -4,17 +4,20 @@ Connector config: {"host": "127.0.0.1", "port": 1883, "client_id": "qp-s1-line1"
                    "keepalive_s": 30, "session_expiry_s": 86400, "qos": 1, "tls": false, "ca_file": "",
                    "ts_path": "ts", "ts_format": null, "timezone": "Asia/Shanghai", "lot_path": "lot",
                    "id_path": "msg_id", "max_batch": 500}
-  secrets: {"password": "..."}
+                   "payload_encryption": null | "sm4-gcm", "encryption_encoding": "raw" | "base64",
+                   "encryption_bind_topic": true}
+  secrets: {"password": "...", "sm4_key": "<32 hex digits>"}
 Tag source_ref:   a topic filter with wildcards, e.g. "plant/line1/+/cycle" or "plant/#"
 Tag params:       {"value_path": "barrel.z2"}  (dotted path into the JSON payload; [i] or .i for arrays)
 """
 from __future__ import annotations
 
-from connectors.config import ConfigError, number, reject_unknown
+from connectors.config import ConfigError, choice, number, reject_unknown
 from connectors.files.fields import FieldError, zone
 
 CONFIG_KEYS = {"host", "port", "client_id", "username", "keepalive_s", "session_expiry_s", "qos", "tls", "ca_file",
-               "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch"}
+               "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch", "payload_encryption",
+               "encryption_encoding", "encryption_bind_topic"}
 
 
 def _optional_text(config: dict, key: str) -> str | None:
@@ -54,7 +57,17 @@ def validate_config(config: dict) -> dict:
         "lot_path": _optional_text(config, "lot_path"),
         "id_path": _optional_text(config, "id_path"),
         "max_batch": number(config, "max_batch", 500, minimum=1, maximum=10_000, integer=True),
+        "payload_encryption": _encryption(config),
+        "encryption_encoding": choice(config, "encryption_encoding", "raw", ("raw", "base64")),
+        "encryption_bind_topic": bool(config.get("encryption_bind_topic", True)),
     }
+
+
+def _encryption(config: dict) -> str | None:
+    value = config.get("payload_encryption") or None
+    if value not in (None, "sm4-gcm"):
+        raise ConfigError("payload_encryption: only 'sm4-gcm' is supported (or empty for clear payloads)")
+    return value
 
 
 def validate_tag(source_ref: str, params: dict) -> dict:

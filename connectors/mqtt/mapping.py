@@ -14,6 +14,8 @@ from paho.mqtt.client import topic_matches_sub
 
 from connectors.files.fields import MISSING, FieldError, get_path, parse_number, parse_text, parse_timestamp
 
+from .crypto import DecryptionError, decrypt
+
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
@@ -28,6 +30,9 @@ class PayloadSettings:
     id_path: str | None = None          # a unique message id, the best dedupe key
     tz: ZoneInfo | None = None          # for local timestamps without an offset
     ts_format: str | None = None
+    sm4_key: bytes | None = None        # SM4-GCM payload decryption (connectors/mqtt/crypto.py)
+    encryption_base64: bool = False
+    encryption_bind_topic: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,12 @@ class TopicRouter:
 def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: PayloadSettings) -> DecodedMessage:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if settings.sm4_key is not None:
+        try:
+            payload = decrypt(settings.sm4_key, payload, topic=topic if settings.encryption_bind_topic else None,
+                              base64_text=settings.encryption_base64)
+        except DecryptionError as exc:
+            raise PayloadError(str(exc)) from None
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
