@@ -20,3 +20,7 @@ class ConnectorsConfig(AppConfig):
             extra = _VIEW + (_MANAGE if role in (roles.QUALITY_ENGINEER, roles.ADMIN) else [])
             permissions = roles.ROLE_PERMISSIONS.setdefault(role, [])
             permissions.extend(p for p in extra if p not in permissions)
+
+        from qms.web.navigation import NavItem, register
+
+        register(NavItem(_("Connectors"), "connector-list", "connectors.view_connector", 60))

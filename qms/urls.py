@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("qms.api.urls")),
+    path("spc/", include("spc.urls")),
+    path("connectors/", include("connectors.urls")),
     path("", include("qms.web.urls")),
 ]
 if settings.DEBUG:

@@ -21,7 +21,8 @@ config:
 
 tag (TagMapping) source_ref: a node id ("ns=2;s=IMM01/Cycle/CycleTime"), or for a cycle-event field the emitting
 node's id with params {"event_field": "CycleTime"}.
-tag params: sampling_interval_ms, deadband (absolute, engineering units), queue_size, scale, offset, event_field.
+tag params: sampling_interval_ms, deadband (absolute, engineering units; server filter), client_deadband (the same,
+applied by us, None-safe), queue_size, scale, offset, event_field.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ KNOWN = {
     "request_timeout_s", "session_timeout_ms", "security_policy", "security_mode", "certificate", "private_key",
     "server_certificate", "username", "backfill_after_s", "cycle_event_type", "lot_field", "shot_field",
 }
-TAG_KNOWN = {"sampling_interval_ms", "deadband", "queue_size", "scale", "offset", "event_field"}
+TAG_KNOWN = {"sampling_interval_ms", "deadband", "client_deadband", "queue_size", "scale", "offset", "event_field"}
 
 
 def validate_config(config: dict) -> dict:
@@ -63,7 +64,7 @@ def validate_config(config: dict) -> dict:
 def validate_tag(source_ref: str, params: dict) -> dict:
     reject_unknown(params, TAG_KNOWN, "params")
     out = dict(params)
-    for key in ("sampling_interval_ms", "deadband", "scale", "offset"):
+    for key in ("sampling_interval_ms", "deadband", "client_deadband", "scale", "offset"):
         if key in params:
             out[key] = number(params, key, None, minimum=0 if key != "offset" and key != "scale" else None)
     if "queue_size" in params:
