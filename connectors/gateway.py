@@ -45,6 +45,40 @@ def gateway_payload(envelope: Envelope) -> bytes:
     }, separators=(",", ":")).encode()
 
 
+REPUBLISH_KEYS = {"host", "port", "prefix", "qos", "retain", "client_id"}
+
+
+def validate_republish(value) -> dict | None:
+    """The optional `republish` block of a connector config: {"host", "port", "prefix", "qos", "retain"}."""
+    from connectors.config import ConfigError, number, reject_unknown
+
+    if value in (None, {}, False):
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError("republish: must be an object like {\"host\": \"127.0.0.1\", \"port\": 1883}")
+    reject_unknown(value, REPUBLISH_KEYS, "republish")
+    host = value.get("host")
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError("republish.host: the broker to republish to is required")
+    prefix = value.get("prefix", "")
+    if not isinstance(prefix, str) or "+" in prefix or "#" in prefix:
+        raise ConfigError("republish.prefix: a topic prefix without wildcards")
+    return {
+        "host": host.strip(), "port": number(value, "port", 1883, minimum=1, maximum=65535, integer=True),
+        "prefix": prefix, "qos": number(value, "qos", 1, minimum=0, maximum=2, integer=True),
+        "retain": bool(value.get("retain", False)), "client_id": value.get("client_id") or None,
+    }
+
+
+def plant_hierarchy_or_empty(site_code: str) -> dict[str, tuple[str, str, str]]:
+    """The hierarchy when Django is set up (the runner), else {} (adapter tests without a database)."""
+    try:
+        return plant_hierarchy(site_code)
+    except Exception:   # no Django settings / no database: topics fall back to site/_/_/machine/tag
+        logger.warning("gateway: plant hierarchy unavailable, area/line levels will be '_'", exc_info=True)
+        return {}
+
+
 def plant_hierarchy(site_code: str | None = None) -> dict[str, tuple[str, str, str]]:
     """Equipment code → (site, area, line) from the plant model (Django)."""
     from qms.models import Equipment

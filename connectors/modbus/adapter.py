@@ -6,6 +6,7 @@ import asyncio
 
 from connectors.adapters import Adapter
 from connectors.envelope import Envelope
+from connectors.gateway import MqttGateway, plant_hierarchy_or_empty
 from connectors.spec import ConnectorSpec
 
 from .config import parse_source_ref, validate_config, validate_tag
@@ -41,7 +42,7 @@ class ModbusAdapter(Adapter):
 
     def __init__(self, spec, sink, health=None):
         super().__init__(spec, sink, health)
-        config = validate_config(spec.config)
+        config = self.config = validate_config(spec.config)
         self.poller = ModbusPoller(
             connector=spec.key, host=config["host"], port=config["port"], points=points_from_spec(spec),
             sink=_CountingSink(self), interval_s=config["interval_s"], timeout_s=config["timeout_s"],
@@ -63,4 +64,21 @@ class ModbusAdapter(Adapter):
         if not self.poller.points:
             self.health.degraded("no tags configured")
         self.health.set_state("connecting")
-        await self.poller.run(asyncio.Event())   # cancelled by the runner; run() closes the client on the way out
+        gateway = await self._start_gateway()
+        try:
+            await self.poller.run(asyncio.Event())   # cancelled by the runner; run() closes the client on the way out
+        finally:
+            if gateway is not None:
+                gateway.close()
+
+    async def _start_gateway(self) -> MqttGateway | None:
+        """Protocol gateway (optional): republish every reading to MQTT after it is durable."""
+        republish = self.config["republish"]
+        if not republish:
+            return None
+        hierarchy = await asyncio.to_thread(plant_hierarchy_or_empty, self.spec.site)
+        gateway = MqttGateway(self.sink, host=republish["host"], port=republish["port"], hierarchy=hierarchy,
+                              prefix=republish["prefix"], qos=republish["qos"], retain=republish["retain"],
+                              client_id=republish["client_id"] or f"qualitypulse-gateway-{self.spec.site}-{self.spec.name}")
+        self.sink = gateway
+        return gateway

@@ -1,18 +1,20 @@
 """Modbus TCP connector configuration (see connectors/config.py for the contract).
 
 Connector config: {"host": "10.0.0.5", "port": 502, "interval_s": 1.0, "timeout_s": 1.0, "max_gap": 8,
-                   "demote_after": 2, "max_skip": 32}
+                   "demote_after": 2, "max_skip": 32,
+                   "republish": {"host": "127.0.0.1", "port": 1883, "prefix": "plant"}}   (optional gateway)
 Tag source_ref:   "<unit id>/<table>/<address>", e.g. "1/holding/10", "3/input/0", "1/coil/5", "2/discrete/7"
 Tag params:       {"data_type": "float32", "word_order": "CDAB", "scale": 0.1, "offset": 0}
 """
 from __future__ import annotations
 
 from connectors.config import ConfigError, choice, number, reject_unknown
+from connectors.gateway import validate_republish
 
 from .codec import DataType, WordOrder
 from .plan import Table
 
-CONFIG_KEYS = {"host", "port", "interval_s", "timeout_s", "max_gap", "demote_after", "max_skip"}
+CONFIG_KEYS = {"host", "port", "interval_s", "timeout_s", "max_gap", "demote_after", "max_skip", "republish"}
 TAG_KEYS = {"data_type", "word_order", "scale", "offset"}
 
 
@@ -29,6 +31,7 @@ def validate_config(config: dict) -> dict:
         "max_gap": number(config, "max_gap", 8, minimum=0, maximum=100, integer=True),
         "demote_after": number(config, "demote_after", 2, minimum=1, maximum=100, integer=True),
         "max_skip": number(config, "max_skip", 32, minimum=1, maximum=1024, integer=True),
+        "republish": validate_republish(config.get("republish")),
     }
 
 

@@ -70,3 +70,57 @@ async def test_readings_are_stored_first_then_published_to_the_broker():
         subscriber.disconnect()
     assert len(inner.envelopes) == 1
     assert received == [(f"{prefix}/S1/A1/L1/IMM01/IMM01.BARREL_Z2.TEMP", json.loads(gateway_payload(reading())))]
+
+
+@pytest.mark.asyncio
+async def test_a_modbus_connector_with_republish_bridges_its_readings_to_mqtt():
+    if not port_open("127.0.0.1", 1883):
+        pytest.skip("no MQTT broker on 1883")
+    from connectors.modbus.adapter import ModbusAdapter
+    from connectors.simulator.modbus_server import RegisterBank, start_modbus_server
+    from connectors.spec import ConnectorSpec, TagSpec
+    from tests.connectors.protocol_helpers import free_port
+
+    prefix = f"qp-bridge-{uuid.uuid4().hex[:8]}"
+    bank = RegisterBank(unit_ids=(1,), size=16)
+    bank.write_value(1, "holding", 10, 231.5, "float32", "CDAB")
+    port = free_port()
+    server = await start_modbus_server(bank, port=port)
+    received = []
+    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    subscriber.on_message = lambda _c, _u, message: received.append((message.topic, json.loads(message.payload)))
+    subscriber.connect("127.0.0.1", 1883)
+    subscriber.subscribe(f"{prefix}/#", qos=1)
+    subscriber.loop_start()
+    spec = ConnectorSpec(id=1, site="S1", name="gw", kind="modbus", config={
+        "host": "127.0.0.1", "port": port, "interval_s": 0.05,
+        "republish": {"host": "127.0.0.1", "port": 1883, "prefix": prefix, "client_id": f"gw-{prefix}"}},
+        tags=(TagSpec(source_ref="1/holding/10", characteristic="IMM01.BARREL_Z2.TEMP", equipment="IMM01",
+                      params={"data_type": "float32", "word_order": "CDAB"}),))
+    sink = ListSink()
+    task = asyncio.create_task(ModbusAdapter(spec, sink).run())
+    try:
+        for _ in range(200):
+            if received:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        subscriber.loop_stop()
+        subscriber.disconnect()
+        await server.shutdown()
+    assert sink.envelopes, "stored first"
+    topic, payload = received[0]
+    assert topic == f"{prefix}/S1/_/_/IMM01/IMM01.BARREL_Z2.TEMP"
+    assert (payload["value"], payload["quality"], payload["connector"]) == (231.5, "good", "S1/gw")
+
+
+def test_republish_settings_are_validated():
+    from connectors.config import ConfigError
+    from connectors.modbus.config import validate_config
+
+    with pytest.raises(ConfigError, match="republish.prefix"):
+        validate_config({"host": "127.0.0.1", "republish": {"host": "127.0.0.1", "prefix": "plant/#"}})
+    with pytest.raises(ConfigError, match="republish: unknown option"):
+        validate_config({"host": "127.0.0.1", "republish": {"host": "127.0.0.1", "topic": "x"}})
