@@ -1,2 +1,4 @@
 """Websocket routes. Later issues (live alarm pages, live charts) add their consumers here."""
-websocket_urlpatterns: list = []
+from spc.routing import websocket_urlpatterns as spc_websocket_urlpatterns
+
+websocket_urlpatterns: list = [*spc_websocket_urlpatterns]

@@ -1,0 +1,116 @@
+"""/api/v1/spc/ — stored SPC data: a characteristic's chart data (decimated) and capability, and signals.
+
+Read-only for any signed-in user of the characteristic's site (and any machine token of that site: an MES may
+show the charts); a characteristic of another site answers 404 like one that does not exist.
+"""
+from __future__ import annotations
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from qms.auth.permissions import ANY_TOKEN
+from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids
+from spc.labels import rule_description
+from spc.models import ChartConfig, Signal
+from spc.services.chart_data import DEFAULT_MAX_POINTS, MAX_POINTS, capability_payload, chart_payload
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Points at or after this time (ISO 8601)."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Points at or before this time (ISO 8601)."),
+    OpenApiParameter("lot", OpenApiTypes.STR, description="Only points of this lot."),
+]
+
+
+def parse_range(params) -> dict:
+    parsed = {}
+    for name in ("since", "until"):
+        raw = params.get(name)
+        if raw:
+            value = parse_datetime(raw.replace(" ", "+"))
+            if value is None or value.tzinfo is None:
+                raise ValidationError({name: [_("Not an ISO 8601 time with a UTC offset: %(value)s") % {"value": raw}]})
+            parsed[name] = value
+    if "since" in parsed and "until" in parsed and parsed["since"] > parsed["until"]:
+        raise ValidationError({"until": [_("'until' lies before 'since'.")]})
+    parsed["lot"] = params.get("lot") or None
+    return parsed
+
+
+def config_in_scope(request, pk: int) -> ChartConfig:
+    config = (ChartConfig.objects.select_related("characteristic")
+              .filter(characteristic_id=pk, characteristic__site_id__in=allowed_site_ids(request)).first())
+    if config is None:
+        raise NotFound(_("No control chart for this characteristic."))
+    return config
+
+
+class ChartDataView(APIView):
+    token_scopes = {"GET": ANY_TOKEN}
+    user_perms = {"GET": "spc.view_chartpoint"}
+
+    @extend_schema(
+        summary="Control chart data of one characteristic",
+        parameters=[*RANGE_PARAMETERS, OpenApiParameter(
+            "max_points", OpenApiTypes.INT,
+            description=f"Decimate to about this many points (default {DEFAULT_MAX_POINTS}, at most {MAX_POINTS}); "
+                        "per bucket the first, lowest and highest point are kept, and every signalled point.")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, pk: int):
+        config = config_in_scope(request, pk)
+        params = parse_range(request.query_params)
+        raw = request.query_params.get("max_points")
+        max_points = DEFAULT_MAX_POINTS
+        if raw:
+            try:
+                max_points = int(raw)
+            except ValueError:
+                raise ValidationError({"max_points": [_("A whole number is required.")]}) from None
+            if not 10 <= max_points <= MAX_POINTS:
+                raise ValidationError({"max_points": [_("Must be between 10 and %(max)d.") % {"max": MAX_POINTS}]})
+        return Response(chart_payload(config, max_points=max_points, **params))
+
+
+class CapabilityView(APIView):
+    token_scopes = {"GET": ANY_TOKEN}
+    user_perms = {"GET": "spc.view_chartpoint"}
+
+    @extend_schema(summary="Process capability of one characteristic over a time range",
+                   parameters=RANGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk: int):
+        config = config_in_scope(request, pk)
+        return Response({"capability": capability_payload(config, **parse_range(request.query_params))})
+
+
+class SignalSerializer(serializers.ModelSerializer):
+    characteristic = serializers.CharField(source="characteristic.code")
+    description = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Signal
+        fields = ["id", "characteristic", "chart", "rule", "description", "index", "point_indices",
+                  "measurement_ids", "first_ts", "ts", "value", "revision", "created_at"]
+
+    def get_description(self, obj) -> str:
+        return rule_description(obj.rule)
+
+
+class SignalListView(SiteScopedQuerysetMixin, generics.ListAPIView):
+    """Stored signals of the requester's sites, newest first; filter by characteristic code, rule and time."""
+
+    queryset = Signal.objects.select_related("characteristic").order_by("-ts", "-id")
+    serializer_class = SignalSerializer
+    token_scopes = {"GET": ANY_TOKEN}
+    user_perms = {"GET": "spc.view_signal"}
+    filterset_fields = {"rule": ["exact"], "chart": ["exact"], "ts": ["gte", "lte"]}
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        code = self.request.query_params.get("characteristic")
+        return queryset.filter(characteristic__code=code) if code else queryset

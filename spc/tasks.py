@@ -1,0 +1,31 @@
+"""Celery task of live SPC evaluation (queue "evaluate"; in-process in the embedded default).
+
+The task is idempotent: a redelivered batch is recognised per characteristic (spc.services.live) and judged once.
+Ordering per characteristic is kept by the state row lock, not by having one worker: any number of workers may
+run this queue.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from spc.services.live import evaluate_stored
+from spc.services.subgrouping import Value
+
+QUEUE = "evaluate"
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30,
+             max_retries=8, retry_jitter=True)
+def evaluate_points(site_id: int, points: dict[str, list]) -> dict:
+    """`points`: {characteristic id: [[measurement id, ISO time, value, lot], ...]} (JSON-serialisable)."""
+    values = {
+        int(cid): [Value(int(p[0]), datetime.fromisoformat(p[1]), float(p[2]), p[3]) for p in rows]
+        for cid, rows in points.items()
+    }
+    outcomes = evaluate_stored(site_id, values)
+    return {str(cid): {"points": o.points, "signals": o.signals} for cid, o in outcomes.items()}

@@ -1,0 +1,225 @@
+/* QualityPulse — control chart page: draws the chart(s) and the capability panel with the local plotly bundle from
+   the JSON endpoints, and redraws when the server says new points arrived (websocket, coalesced). All words come
+   translated from the page (#spc-labels); this script holds no user-facing text. */
+(function () {
+  "use strict";
+  var page = document.getElementById("spc-page");
+  if (!page || typeof Plotly === "undefined") { return; }
+  var L = JSON.parse(document.getElementById("spc-labels").textContent);
+  var dataUrl = page.dataset.dataUrl, capabilityUrl = page.dataset.capabilityUrl, wsPath = page.dataset.wsPath;
+  var chartDiv = document.getElementById("spc-chart");
+  var histDiv = document.getElementById("spc-histogram");
+  var capTable = document.getElementById("spc-capability");
+  var note = document.getElementById("spc-chart-note");
+  var status = document.getElementById("spc-live-status");
+  var form = document.getElementById("spc-filters");
+  var COLORS = { point: "#1d4ed8", center: "#166534", limit: "#b91c1c", zone: "#94a3b8", spec: "#7c3aed", signal: "#dc2626" };
+
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; }).replace(/%%/g, "%");
+  }
+  function number(v, digits) { return v === null || v === undefined ? "—" : Number(v).toFixed(digits === undefined ? 3 : digits); }
+
+  function query() {
+    var params = new URLSearchParams();
+    ["since", "until"].forEach(function (name) {
+      var value = form.elements[name].value;
+      if (value) { params.set(name, new Date(value).toISOString()); }
+    });
+    if (form.elements.lot.value) { params.set("lot", form.elements.lot.value); }
+    params.set("max_points", String(Math.max(600, Math.min(6000, Math.round(chartDiv.clientWidth * 3)))));
+    return params;
+  }
+
+  function line(x, y, name, color, dash, axis, width) {
+    return { type: "scattergl", mode: "lines", x: x, y: y, name: name, line: { color: color, dash: dash || "solid", width: width || 1.5, shape: "hv" },
+             hoverinfo: "skip", xaxis: axis.x, yaxis: axis.y, showlegend: axis.legend };
+  }
+
+  function offset(chart, k) {
+    return chart.center.map(function (c, i) { var s = chart.sigma[i]; return c === null || s === null ? null : c + k * s; });
+  }
+
+  function chartTraces(data, chart, position, axis) {
+    var traces = [];
+    var hover = chart.x.map(function (x, i) {
+      var meta = chart.meta[i];
+      var parts = [chart.label + ": " + number(chart.y[i], 4), x.replace("T", " ").slice(0, 19)];
+      if (meta && meta.lot) { parts.push(L.lot + ": " + meta.lot); }
+      if (meta && meta.late) { parts.push(L.late); }
+      return parts.join("<br>");
+    });
+    traces.push({ type: "scattergl", mode: "lines+markers", x: chart.x, y: chart.y, name: chart.label, text: hover, hoverinfo: "text",
+                  marker: { size: 4, color: COLORS.point }, line: { width: 1, color: COLORS.point }, xaxis: axis.x, yaxis: axis.y, showlegend: false });
+    traces.push(line(chart.x, chart.center, L.center, COLORS.center, "solid", axis));
+    traces.push(line(chart.x, chart.ucl, L.ucl, COLORS.limit, "dash", axis));
+    traces.push(line(chart.x, chart.lcl, L.lcl, COLORS.limit, "dash", axis));
+    if (chart.sigma.some(function (s) { return s !== null; })) {
+      [1, 2].forEach(function (k) {
+        var label = k === 1 ? L.zone1 : L.zone2;
+        traces.push(line(chart.x, offset(chart, k), label, COLORS.zone, "dot", axis, 1));
+        traces.push(line(chart.x, offset(chart, -k), label, COLORS.zone, "dot", { x: axis.x, y: axis.y, legend: false }, 1));
+      });
+    }
+    var marked = data.signals.filter(function (s) { return s.chart === chart.name; });
+    if (marked.length) {
+      traces.push({ type: "scattergl", mode: "markers", name: L.signals + " · " + chart.label, x: marked.map(function (s) { return s.ts; }),
+                    y: marked.map(function (s) { return s.value; }),
+                    text: marked.map(function (s) { return s.rule + ": " + s.description + "<br>" + s.ts.replace("T", " ").slice(0, 19); }),
+                    hoverinfo: "text", marker: { size: 12, color: "rgba(220,38,38,0.15)", line: { color: COLORS.signal, width: 2 }, symbol: "circle" },
+                    xaxis: axis.x, yaxis: axis.y, showlegend: axis.legend, meta: "signals" });
+    }
+    return traces;
+  }
+
+  function draw(data) {
+    var charts = data.charts, two = charts.length > 1;
+    var traces = [], shapes = [], annotations = [];
+    charts.forEach(function (chart, position) {
+      var axis = { x: position ? "x2" : "x", y: position ? "y2" : "y", legend: position === 0 };
+      traces = traces.concat(chartTraces(data, chart, position, axis));
+    });
+    if (data.spec_applies) {
+      var c = data.characteristic;
+      [["usl", c.usl], ["lsl", c.lsl]].forEach(function (pair) {
+        if (pair[1] === null) { return; }
+        shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: pair[1], y1: pair[1], line: { color: COLORS.spec, width: 1.5, dash: "longdash" } });
+        annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: pair[1], text: L[pair[0]], showarrow: false, font: { color: COLORS.spec, size: 11 }, yshift: 8 });
+      });
+    }
+    data.revisions.forEach(function (revision) {
+      var first = charts[0].x[0], last = charts[0].x[charts[0].x.length - 1];
+      if (!first || revision.ts < first || revision.ts > last) { return; }
+      shapes.push({ type: "line", xref: "x", x0: revision.ts, x1: revision.ts, yref: "paper", y0: 0, y1: 1, line: { color: "#475569", width: 1, dash: "dot" } });
+      annotations.push({ xref: "x", x: revision.ts, yref: "paper", y: 1, yanchor: "bottom", text: fmt(L.revision, { number: revision.number }),
+                         hovertext: revision.method_label + " · " + revision.by + ": " + revision.reason, showarrow: false, font: { size: 10, color: "#475569" } });
+    });
+    var layout = {
+      margin: { l: 60, r: 20, t: 24, b: 40 }, height: two ? 560 : 400, hovermode: "closest", dragmode: "zoom",
+      showlegend: true, legend: { orientation: "h", y: -0.12, font: { size: 11 } },
+      xaxis: { type: "date", anchor: "y", showticklabels: !two },
+      yaxis: { title: { text: charts[0].label }, domain: two ? [0.4, 1] : [0, 1], zeroline: false },
+      shapes: shapes, annotations: annotations, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+    };
+    if (two) {
+      layout.xaxis2 = { type: "date", anchor: "y2", matches: "x" };
+      layout.yaxis2 = { title: { text: charts[1].label }, domain: [0, 0.3], zeroline: false };
+    }
+    Plotly.react(chartDiv, traces, layout, { responsive: true, displaylogo: false });
+    chartDiv.dataset.points = String(data.returned_points);
+    chartDiv.dataset.signals = String(data.signals.length);
+    if (!data.total_points) { note.textContent = L.no_points; }
+    else if (data.decimated) { note.textContent = fmt(L.decimated, { shown: data.returned_points, total: data.total_points }); }
+    else { note.textContent = fmt(L.all_points, { total: data.total_points }); }
+    var lots = document.getElementById("spc-lots");
+    lots.innerHTML = "";
+    data.lots.forEach(function (lot) { var option = document.createElement("option"); option.value = lot; lots.appendChild(option); });
+  }
+
+  function row(label, value, ci) {
+    var tr = document.createElement("tr");
+    [label, number(value), ci ? "[" + number(ci[0]) + ", " + number(ci[1]) + "]" : "—"].forEach(function (text, i) {
+      var cell = document.createElement(i ? "td" : "th");
+      cell.textContent = text;
+      if (i) { cell.className = "num"; }
+      tr.appendChild(cell);
+    });
+    return tr;
+  }
+
+  function drawCapability(result) {
+    capTable.innerHTML = "";
+    if (!result) {
+      Plotly.purge(histDiv);
+      histDiv.hidden = true;
+      var p = document.createElement("p"); p.className = "empty"; p.textContent = L.no_capability; capTable.appendChild(p);
+      return;
+    }
+    histDiv.hidden = false;
+    var edges = result.histogram.edges, counts = result.histogram.counts;
+    var centers = counts.map(function (_c, i) { return (edges[i] + edges[i + 1]) / 2; });
+    var traces = [{ type: "bar", x: centers, y: counts, width: edges[1] - edges[0], name: L.frequency, marker: { color: "#93c5fd", line: { color: "#1d4ed8", width: 0.5 } } }];
+    if (result.curve.y) { traces.push({ type: "scatter", mode: "lines", x: result.curve.x, y: result.curve.y, name: L.fitted, line: { color: "#0f172a", width: 2 } }); }
+    var shapes = [], annotations = [];
+    [["lsl", result.spec.lsl], ["usl", result.spec.usl], ["nominal", result.spec.target]].forEach(function (pair) {
+      if (pair[1] === undefined || pair[1] === null) { return; }
+      var color = pair[0] === "nominal" ? COLORS.center : COLORS.spec;
+      shapes.push({ type: "line", x0: pair[1], x1: pair[1], yref: "paper", y0: 0, y1: 1, line: { color: color, width: 2, dash: "dash" } });
+      annotations.push({ x: pair[1], yref: "paper", y: 1, yanchor: "bottom", text: L[pair[0]], showarrow: false, font: { color: color, size: 11 } });
+    });
+    Plotly.react(histDiv, traces, { height: 260, margin: { l: 45, r: 15, t: 22, b: 30 }, bargap: 0, showlegend: false, shapes: shapes, annotations: annotations },
+                 { responsive: true, displaylogo: false });
+    var indices = result.indices || {}, within = indices.within || {}, overall = indices.overall || {};
+    var table = document.createElement("table");
+    var head = document.createElement("thead");
+    head.innerHTML = "<tr><th scope='col'></th><th scope='col' class='num'></th><th scope='col' class='num'></th></tr>";
+    head.querySelectorAll("th")[0].textContent = L.index;
+    head.querySelectorAll("th")[2].textContent = fmt(L.ci, { level: Math.round((indices.confidence || 0.95) * 100) });
+    table.appendChild(head);
+    var body = document.createElement("tbody");
+    body.appendChild(row("Cp", within.Cp, within.Cp_ci));
+    body.appendChild(row("Cpk", within.Cpk, within.Cpk_ci));
+    body.appendChild(row("Pp", overall.Pp, overall.Pp_ci));
+    body.appendChild(row("Ppk", overall.Ppk, overall.Ppk_ci));
+    var extra = document.createElement("tr");
+    extra.innerHTML = "<th></th><td class='num' colspan='2'></td>";
+    extra.querySelector("th").textContent = L.n + " · " + L.expected_ppm + " (" + L.overall + ")";
+    extra.querySelector("td").textContent = result.n + " · " + number(overall.expected_ppm && overall.expected_ppm.total, 1);
+    body.appendChild(extra);
+    if (indices.normality) {
+      var normal = document.createElement("tr");
+      normal.innerHTML = "<th></th><td class='num' colspan='2'></td>";
+      normal.querySelector("th").textContent = L.normality;
+      normal.querySelector("td").textContent = number(indices.normality.p_value, 4);
+      body.appendChild(normal);
+    }
+    table.appendChild(body);
+    capTable.appendChild(table);
+  }
+
+  var loading = false, again = false;
+  function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    var params = query();
+    var capParams = new URLSearchParams(params); capParams.delete("max_points");
+    Promise.all([
+      fetch(dataUrl + "?" + params.toString(), { credentials: "same-origin" }).then(function (r) { return r.json(); }),
+      fetch(capabilityUrl + "?" + capParams.toString(), { credentials: "same-origin" }).then(function (r) { return r.json(); }),
+    ]).then(function (answers) {
+      if (answers[0].charts) { draw(answers[0]); }
+      drawCapability(answers[1].capability);
+      chartDiv.dataset.ready = "true";
+    }).catch(function () { /* the next update retries */ }).then(function () {
+      loading = false;
+      if (again) { again = false; setTimeout(load, 300); }
+    });
+  }
+
+  // Live: the server pushes a nudge per evaluated delivery; redraw at most every 2 s however many arrive.
+  var pending = null, lastDraw = 0, retry = 1000;
+  function nudge() {
+    if (pending) { return; }
+    var wait = Math.max(0, 2000 - (Date.now() - lastDraw));
+    pending = setTimeout(function () { pending = null; lastDraw = Date.now(); load(); }, wait);
+  }
+  function connect() {
+    if (!("WebSocket" in window)) { return; }
+    var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + wsPath);
+    socket.onopen = function () { retry = 1000; status.textContent = L.live; status.className = "badge badge-good"; };
+    socket.onmessage = function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "chart.update" && !form.elements.until.value) { nudge(); }
+    };
+    socket.onclose = function (event) {
+      status.textContent = L.offline; status.className = "badge badge-warn";
+      if (event.code === 4403 || event.code === 4404) { return; }
+      setTimeout(connect, retry); retry = Math.min(retry * 2, 30000);
+    };
+  }
+
+  form.addEventListener("submit", function (event) { event.preventDefault(); load(); });
+  form.addEventListener("reset", function () { setTimeout(load, 0); });
+  load();
+  connect();
+}());
