@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CharacteristicStatusEnum": "qms.models.dictionary.Characteristic.Status",
         "DeadLetterStatusEnum": "qms.models.measurements.DeadLetter.Status",
+        "LotKindEnum": "traceability.models.Lot.Kind",
         "ConnectorKindEnum": "connectors.models.core.Connector.Kind",
         "WriteBackCommandStatusEnum": "connectors.models.core.WriteBackCommand.Status",
     },
