@@ -27,6 +27,7 @@ class ApiToken(models.Model):
         INGEST = "ingest", _("push measurements, lots and events")
         VERDICTS_READ = "verdicts:read", _("read lot verdicts")
         DICTIONARY_WRITE = "dictionary:write", _("change the data dictionary")
+        METRICS_READ = "metrics:read", _("read operational metrics (Prometheus scraper)")
 
     name = models.CharField(_("name"), max_length=100)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="api_tokens")
