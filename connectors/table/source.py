@@ -29,7 +29,21 @@ class Dialect:
 
 POSTGRES = Dialect("postgresql", "%s", '"', True)
 MYSQL = Dialect("mysql", "%s", "`", True)       # MySQL ≥ 8.0 and MariaDB ≥ 10.6
+MYSQL_OLD = Dialect("mysql", "%s", "`", False)  # older servers: plain FOR UPDATE (a second poller waits, still once)
 SQLITE = Dialect("sqlite", "?", '"', False)     # one writer at a time: BEGIN IMMEDIATE serialises pollers instead
+
+
+def mysql_has_skip_locked(version: str) -> bool:
+    """'8.0.36' → True, '5.7.44' → False, '5.5.5-10.11.19-MariaDB-…' → True (MariaDB ≥ 10.6), '10.5.2-MariaDB' → False."""
+    text = version.removeprefix("5.5.5-")      # MariaDB's replication-compatibility prefix
+    numbers = []
+    for part in text.split("-")[0].split(".")[:2]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        numbers.append(int(digits) if digits else 0)
+    major, minor = (numbers + [0, 0])[:2]
+    if "mariadb" in version.lower():
+        return (major, minor) >= (10, 6)
+    return major >= 8
 
 
 def quoted(dialect: Dialect, identifier: str) -> str:
@@ -60,7 +74,7 @@ def connect(url: str, password: str | None = None):
                 user=unquote(parts.username or "root"), password=password or unquote(parts.password or ""),
                 connect_timeout=10, read_timeout=60, write_timeout=60, autocommit=False, charset="utf8mb4",
             )
-            return connection, MYSQL
+            return connection, (MYSQL if mysql_has_skip_locked(connection.get_server_info()) else MYSQL_OLD)
         if scheme == "sqlite":
             path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
             if not path:
@@ -99,6 +113,8 @@ def claim_pending(connection, dialect: Dialect, layout: TableLayout, columns: li
            f"ORDER BY {quoted(dialect, layout.id_column)} LIMIT {int(limit)}")
     if dialect.skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
+    elif dialect is not SQLITE:
+        sql += " FOR UPDATE"
     cursor = connection.cursor()
     try:
         cursor.execute(sql, (layout.pending_value,))

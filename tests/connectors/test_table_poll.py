@@ -218,3 +218,13 @@ def test_concurrent_pollers_skip_each_others_locked_rows(locking_source):
     assert outer.claimed == inner["result"].claimed == 2
     assert len(store.points) == 4
     assert set(src.statuses().values()) == {1}
+
+
+@pytest.mark.parametrize("version,expected", [
+    ("8.0.36", True), ("5.7.44-log", False), ("5.5.5-10.11.19-MariaDB-0+deb12u1", True),
+    ("10.5.2-MariaDB", False), ("11.4.2-MariaDB", True),
+])
+def test_skip_locked_is_used_where_the_server_has_it(version, expected):
+    from connectors.table.source import mysql_has_skip_locked
+
+    assert mysql_has_skip_locked(version) is expected
