@@ -189,3 +189,10 @@ def test_patch_cannot_move_an_entry_to_another_site(engineer_client, characteris
     assert response.status_code == 400 and "site" in response.json()["error"]["details"]
     characteristic.refresh_from_db()
     assert characteristic.name_en == "Barrel zone temperature"
+
+
+def test_code_in_filter_takes_a_comma_separated_list(engineer_client, site, characteristic):
+    CharacteristicFactory(site=site, code="IMM01.CUSHION.POS")
+    CharacteristicFactory(site=site, code="IMM01.CYCLE.TIME")
+    body = engineer_client.get(URL, {"code__in": "IMM01.CUSHION.POS,IMM01.BARREL_Z2.TEMP"}).json()
+    assert sorted(item["code"] for item in body["results"]) == ["IMM01.BARREL_Z2.TEMP", "IMM01.CUSHION.POS"]
