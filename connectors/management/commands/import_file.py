@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from connectors.files.readers import FileFormatError
 from connectors.files.service import import_file, preview_file
 from connectors.models import Connector, ImportedFile
-from qms.audit.context import because
+from qms.audit.context import acting_as, command_actor
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
                     failed += 1
                     self.stderr.write(f"{path}: {exc}")
                 continue
-            with because(f"import_file command: {path.name}"):
+            with acting_as(command_actor("import_file"), f"import_file command: {path.name}"):
                 outcome = import_file(target, path.name, data, origin=ImportedFile.Origin.COMMAND)
             record = outcome.record
             if outcome.already_imported:
