@@ -109,6 +109,10 @@ class LimitRevision(models.Model):
     def __str__(self):
         return f"{self.config.characteristic.code} · {self.number}"
 
+    @property
+    def audit_site_id(self) -> int:
+        return self.config.characteristic.site_id
+
 
 class SpcState(models.Model):
     """The one row live evaluation locks per characteristic (select_for_update): the engine's LiveState as JSON,
