@@ -13,8 +13,10 @@ acks happen on the runner's event loop, in arrival order (MQTT wants PUBACKs in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
+import time
 from collections import OrderedDict, deque
 from datetime import UTC, datetime
 
@@ -30,6 +32,7 @@ from connectors.files.fields import zone
 from .config import validate_config, validate_tag
 from .crypto import parse_key
 from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_message
+from .sparkplug import NAMESPACE, SparkplugError, SparkplugSession, rebirth_command
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,19 @@ SEEN_KEYS_PER_CONNECTOR = 200_000
 # process (a restart is exactly when the broker redelivers). Across runner restarts the measurement table's
 # uniqueness (characteristic, ts, source) is the backstop.
 _SEEN: dict[str, OrderedDict] = {}
+
+
+def sparkplug_filters(tags) -> list[str]:
+    """One subscription per edge node named by the tags ('<group>/<edge>/<device>:<metric>')."""
+    nodes = set()
+    for tag in tags:
+        group, edge, _device = tag.source_ref.split(":", 1)[0].split("/")
+        nodes.add((group, edge))
+    # Message types spelled out rather than '+': a host must not hear the commands (NCMD/DCMD) it sends itself.
+    return sorted(
+        [f"{NAMESPACE}/{group}/{kind}/{edge}" for group, edge in nodes for kind in ("NBIRTH", "NDATA", "NDEATH")]
+        + [f"{NAMESPACE}/{group}/{kind}/{edge}/+" for group, edge in nodes for kind in ("DBIRTH", "DDATA", "DDEATH")]
+    )
 
 
 def seen_keys(connector_key: str) -> OrderedDict:
@@ -57,13 +73,21 @@ class MqttAdapter(Adapter):
             encryption_bind_topic=self.config["encryption_bind_topic"],
         )
         self.tags = {index: tag for index, tag in enumerate(spec.tags)}
-        self.router = TopicRouter([
-            TopicTag(tag.source_ref, validate_tag(tag.source_ref, tag.params)["value_path"], index)
-            for index, tag in self.tags.items()
-        ])
+        self.sparkplug = SparkplugSession() if self.config["payload_format"] == "sparkplug_b" else None
+        self._rebirth_requested: dict[tuple[str, str], float] = {}
+        if self.sparkplug is not None:
+            self.tags_by_ref = {tag.source_ref: tag for tag in spec.tags}
+            self.router = TopicRouter([])
+            self.filters = sparkplug_filters(spec.tags)
+        else:
+            self.router = TopicRouter([
+                TopicTag(tag.source_ref, validate_tag(tag.source_ref, tag.params)["value_path"], index)
+                for index, tag in self.tags.items()
+            ])
+            self.filters = self.router.filters
         self.seen = seen_keys(spec.key)
         self._in_flight: set[str] = set()       # decoded, not yet durable
-        self.received = self.stored = self.duplicates = self.rejected = 0
+        self.received = self.stored = self.duplicates = self.rejected = self.rebirths_requested = 0
         self.rejections: deque[tuple[datetime, str, str]] = deque(maxlen=100)   # (when, topic, reason)
         self.client: mqtt.Client | None = None
         self.session_present: bool | None = None
@@ -95,7 +119,7 @@ class MqttAdapter(Adapter):
         self.session_present = bool(flags.session_present)
         if self._generation > 1:
             self.health.reconnected()
-        client.subscribe([(topic, self.config["qos"]) for topic in self.router.filters])
+        client.subscribe([(topic, self.config["qos"]) for topic in self.filters])
         self.health.connected(f"{self.config['host']}:{self.config['port']} (session present: {self.session_present})")
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
@@ -133,6 +157,8 @@ class MqttAdapter(Adapter):
 
     def _decode(self, batch: list) -> tuple[list, list[str], list]:
         """Decode a batch of (generation, message) → (envelopes, dedupe keys, messages to acknowledge)."""
+        if self.sparkplug is not None:
+            return self._decode_sparkplug(batch)
         envelopes, keys, acks = [], [], []
         received_ts = datetime.now(UTC)
         for generation, message in batch:
@@ -162,6 +188,48 @@ class MqttAdapter(Adapter):
                     extra={"topic": message.topic, "dup": bool(message.dup)} if message.dup else {"topic": message.topic},
                 ))
         return envelopes, keys, acks
+
+    def _decode_sparkplug(self, batch: list) -> tuple[list, list[str], list]:
+        envelopes, keys, acks = [], [], []
+        received_ts = datetime.now(UTC)
+        for generation, message in batch:
+            self.received += 1
+            acks.append((generation, message))
+            key = f"{message.topic}|sha|{hashlib.blake2b(message.payload, digest_size=16).hexdigest()}"
+            if key in self.seen or key in self._in_flight:
+                self.duplicates += 1     # a redelivery: must not reach the session state (it would look like a gap)
+                continue
+            self._in_flight.add(key)
+            keys.append(key)
+            try:
+                outcome = self.sparkplug.handle(message.topic, message.payload, received_ts)
+            except SparkplugError as exc:
+                self._reject(message.topic, str(exc))
+                continue
+            if outcome.problem:
+                self._reject(message.topic, outcome.problem)
+            if outcome.rebirth:
+                self._request_rebirth(*outcome.rebirth)
+            for value in outcome.values:
+                tag = self.tags_by_ref.get(value.ref)
+                if tag is None:
+                    continue             # a metric no tag maps: not ours to store
+                envelopes.append(self.envelope(
+                    tag, value.value, quality=value.quality, raw_value=value.value, source_ts=value.source_ts,
+                    received_ts=received_ts, backfill=value.backfill,
+                    extra={"topic": message.topic, **({"reason": value.reason} if value.reason else {})},
+                ))
+        return envelopes, keys, acks
+
+    def _request_rebirth(self, group: str, edge: str) -> None:
+        """Ask an edge node to publish its births again (NCMD Node Control/Rebirth), at most every 5 s per node."""
+        now = time.monotonic()
+        if now - self._rebirth_requested.get((group, edge), -1e9) < 5.0:
+            return
+        self._rebirth_requested[(group, edge)] = now
+        self.rebirths_requested += 1
+        self.client.publish(f"spBv1.0/{group}/NCMD/{edge}", rebirth_command(int(time.time() * 1000)), qos=0)
+        logger.warning("%s: asked Sparkplug edge node %s/%s to rebirth", self.spec.key, group, edge)
 
     async def _store_then_ack(self, envelopes: list, keys: list[str], acks: list) -> None:
         try:

@@ -9,6 +9,7 @@ Connector config: {"host": "127.0.0.1", "port": 1883, "client_id": "qp-s1-line1"
   secrets: {"password": "...", "sm4_key": "<32 hex digits>"}
 Tag source_ref:   a topic filter with wildcards, e.g. "plant/line1/+/cycle" or "plant/#"
 Tag params:       {"value_path": "barrel.z2"}  (dotted path into the JSON payload; [i] or .i for arrays)
+Sparkplug B ("payload_format": "sparkplug_b"): source_ref "<group>/<edge node>/<device or ->:<metric name>", no params.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from connectors.files.fields import FieldError, zone
 
 CONFIG_KEYS = {"host", "port", "client_id", "username", "keepalive_s", "session_expiry_s", "qos", "tls", "ca_file",
                "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch", "payload_encryption",
-               "encryption_encoding", "encryption_bind_topic"}
+               "encryption_encoding", "encryption_bind_topic", "payload_format"}
 
 
 def _optional_text(config: dict, key: str) -> str | None:
@@ -58,6 +59,7 @@ def validate_config(config: dict) -> dict:
         "id_path": _optional_text(config, "id_path"),
         "max_batch": number(config, "max_batch", 500, minimum=1, maximum=10_000, integer=True),
         "payload_encryption": _encryption(config),
+        "payload_format": choice(config, "payload_format", "json", ("json", "sparkplug_b")),
         "encryption_encoding": choice(config, "encryption_encoding", "raw", ("raw", "base64")),
         "encryption_bind_topic": bool(config.get("encryption_bind_topic", True)),
     }
@@ -72,6 +74,8 @@ def _encryption(config: dict) -> str | None:
 
 def validate_tag(source_ref: str, params: dict) -> dict:
     reject_unknown(params, {"value_path"}, "params")
+    if ":" in str(source_ref) and "value_path" not in params:
+        return _validate_sparkplug_ref(str(source_ref))
     topic_filter = str(source_ref).strip()
     levels = topic_filter.split("/")
     for index, level in enumerate(levels):
@@ -83,3 +87,12 @@ def validate_tag(source_ref: str, params: dict) -> dict:
     if not isinstance(value_path, str) or not value_path.strip():
         raise ConfigError("value_path: must be a path into the JSON payload, e.g. 'barrel.z2'")
     return {"value_path": value_path.strip()}
+
+
+def _validate_sparkplug_ref(source_ref: str) -> dict:
+    """A Sparkplug B metric: '<group>/<edge node>/<device or ->:<metric name>'."""
+    node_part, _, metric = source_ref.partition(":")
+    parts = node_part.split("/")
+    if len(parts) != 3 or not all(parts) or not metric or any(c in node_part for c in "+#"):
+        raise ConfigError("source_ref: a Sparkplug B metric is '<group>/<edge node>/<device or ->:<metric name>'")
+    return {}
