@@ -2,16 +2,25 @@
 """Ingestion benchmark: measurements/s through the HTTP API versus a raw COPY of the same rows.
 
     python bench/ingest.py --database-url postgres://postgres@127.0.0.1:5432/postgres \
-        [--n 200000 --batch 5000 --clients 2 --workers 3 --repeat 3]
+        [--redis-url redis://127.0.0.1:6379/15] [--n 200000 --batch 5000 --clients 2 --workers 3 --repeat 3]
 
 What it does, all on its own scratch database (default qp_bench, dropped and recreated; --keep leaves it):
-  1. migrates it (from the models while they are ahead of the migrations) and seeds a site, 2 machines, 20 characteristics and an `ingest` token;
+  1. migrates it (from the models while they are ahead of the migrations) and seeds a site, 2 machines,
+     20 characteristics and an `ingest` token;
   2. starts gunicorn (production settings: DJANGO_DEBUG=0, a generated SECRET_KEY, ALLOWED_HOSTS=127.0.0.1,
      SECURE_SSL_REDIRECT=0) on a free loopback port;
   3. per repetition: empties the measurement tables, POSTs the n measurements in batches (each with an
      Idempotency-Key, as a careful MES sends them) from several client threads, and checks every one was stored;
      then COPYs the very same rows into a scratch table created LIKE qms_measurement INCLUDING ALL (same indexes);
   4. prints measurements/s for both and the ratio, median of the repetitions.
+
+Downstream consumers of new points (SPC live evaluation) are Celery tasks. With --redis-url (production-like) the
+web process only enqueues them; no worker runs, and that Redis database is FLUSHED before and after — give the
+bench a scratch one. Without it (the embedded default) Celery runs tasks in-process, so every batch is also
+evaluated by SPC inside the request: that figure is ingestion + SPC, not ingestion alone.
+
+--consumers detached disconnects every receiver of qms.seams.measurements_stored in the server, which isolates the
+cost of ingestion itself from what consumers do in the request (building StoredPoints and enqueueing).
 
 Request bodies and COPY text are built before the clock starts: the client's JSON encoding is not the server's
 cost. Both timings include the commit.
@@ -118,8 +127,17 @@ def drop_database(admin_url: str, name: str) -> None:
     connection.close()
 
 
-def server_environment(database_url: str, var_dir: str) -> dict:
+def flush_redis(redis_url: str | None) -> None:
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+
+
+def server_environment(database_url: str, var_dir: str, redis_url: str | None) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     env.update(
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="qms.settings",
@@ -158,9 +176,24 @@ def http_request(port: int, method: str, path: str, token: str, body: bytes | No
         connection.close()
 
 
+def bench_application():
+    """The WSGI app gunicorn serves (`ingest:bench_application()`): the project's, optionally without consumers."""
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    if os.environ.get("QP_BENCH_CONSUMERS") == "detached":
+        from qms.seams import measurements_stored
+
+        with measurements_stored.lock:
+            measurements_stored.receivers.clear()
+            measurements_stored.sender_receivers_cache.clear()
+    return application
+
+
 def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     command = [
-        str(Path(PYTHON).with_name("gunicorn")), "qms.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        str(Path(PYTHON).with_name("gunicorn")), "ingest:bench_application()", "--pythonpath", str(REPO / "bench"),
+        "--chdir", str(REPO), "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--worker-class", "sync", "--timeout", "300", "--log-level", "warning",
     ]
     return subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
@@ -303,6 +336,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
                         help="any database on the PostgreSQL server to use (the scratch database is created beside it)")
+    parser.add_argument("--redis-url", default=None,
+                        help="scratch Redis database for Celery (flushed!); without it tasks run in-process")
+    parser.add_argument("--consumers", choices=["attached", "detached"], default="attached",
+                        help="detached: no measurements_stored receivers in the server (ingestion alone)")
     parser.add_argument("--bench-db", default="qp_bench", help="name of the scratch database (dropped and recreated)")
     parser.add_argument("--n", type=int, default=200_000, help="measurements per repetition")
     parser.add_argument("--batch", type=int, default=5000, help="measurements per request (1,000–10,000)")
@@ -320,7 +357,15 @@ def main() -> None:
     recreate_database(args.database_url, args.bench_db)
     server = None
     with tempfile.TemporaryDirectory(prefix="qp-bench-") as var_dir:
-        env = server_environment(database_url, var_dir)
+        env = server_environment(database_url, var_dir, args.redis_url)
+        env["QP_BENCH_CONSUMERS"] = args.consumers
+        flush_redis(args.redis_url)
+        if args.consumers == "detached":
+            log("consumers of measurements_stored: detached (ingestion alone)")
+        else:
+            log("consumers attached; Celery: " + (
+                "tasks enqueued to Redis, no worker (production-like)" if args.redis_url else
+                "no Redis, tasks run in-process: SPC evaluates every batch inside the request"))
         try:
             build_schema(env)
             seeded = subprocess.run(
@@ -359,13 +404,15 @@ def main() -> None:
                 stop_server(server)
             if not args.keep:
                 drop_database(args.database_url, args.bench_db)
+            flush_redis(args.redis_url)
 
     api, raw = statistics.median(api_rates), statistics.median(copy_rates)
     log(f"median: API {api:,.0f} measurements/s · raw COPY {raw:,.0f} rows/s · ratio {api / raw:.2f} "
         f"(targets: ≥ 20,000/s, ≥ 0.20)")
     if args.json:
-        print(json.dumps({"n": args.n, "batch": args.batch, "clients": args.clients, "workers": args.workers,
-                          "repeat": args.repeat, "api_per_s": round(api), "copy_per_s": round(raw),
+        print(json.dumps({"n": args.n, "batch": args.batch, "redis": bool(args.redis_url), "consumers": args.consumers,
+                          "clients": args.clients,
+                          "workers": args.workers, "repeat": args.repeat, "api_per_s": round(api), "copy_per_s": round(raw),
                           "ratio": round(api / raw, 3), "api_runs": [round(r) for r in api_rates],
                           "copy_runs": [round(r) for r in copy_rates]}))
 
