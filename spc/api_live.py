@@ -5,6 +5,7 @@ show the charts); a characteristic of another site answers 404 like one that doe
 """
 from __future__ import annotations
 
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -16,26 +17,33 @@ from rest_framework.views import APIView
 
 from qms.auth.permissions import ANY_TOKEN
 from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids
+from qms.web.access import site_time_zone
 from spc.labels import rule_description
 from spc.models import ChartConfig, Signal
 from spc.services.chart_data import DEFAULT_MAX_POINTS, MAX_POINTS, capability_payload, chart_payload
 
 RANGE_PARAMETERS = [
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Points at or after this time (ISO 8601)."),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Points at or before this time (ISO 8601)."),
+    OpenApiParameter("since", OpenApiTypes.DATETIME,
+                     description="Points at or after this time (ISO 8601; without offset: the site's time zone)."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME,
+                     description="Points at or before this time (ISO 8601; without offset: the site's time zone)."),
     OpenApiParameter("lot", OpenApiTypes.STR, description="Only points of this lot."),
 ]
 
 
 def parse_range(params) -> dict:
+    """since/until as ISO 8601; a time without UTC offset is read in the current (the site's) time zone."""
     parsed = {}
     for name in ("since", "until"):
         raw = params.get(name)
         if raw:
-            value = parse_datetime(raw.replace(" ", "+"))
-            if value is None or value.tzinfo is None:
-                raise ValidationError({name: [_("Not an ISO 8601 time with a UTC offset: %(value)s") % {"value": raw}]})
-            parsed[name] = value
+            try:
+                value = parse_datetime(raw.strip().replace(" ", "+"))
+            except ValueError:
+                value = None
+            if value is None:
+                raise ValidationError({name: [_("Not an ISO 8601 time: %(value)s") % {"value": raw[:40]}]})
+            parsed[name] = value if value.tzinfo is not None else timezone.make_aware(value)
     if "since" in parsed and "until" in parsed and parsed["since"] > parsed["until"]:
         raise ValidationError({"until": [_("'until' lies before 'since'.")]})
     parsed["lot"] = params.get("lot") or None
@@ -64,7 +72,11 @@ class ChartDataView(APIView):
     )
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)
-        params = parse_range(request.query_params)
+        with site_time_zone(config.characteristic.site):  # times in and out in the plant's zone, as the pages show
+            return Response(chart_payload(config, max_points=self._max_points(request), **parse_range(request.query_params)))
+
+    @staticmethod
+    def _max_points(request) -> int:
         raw = request.query_params.get("max_points")
         max_points = DEFAULT_MAX_POINTS
         if raw:
@@ -74,7 +86,7 @@ class ChartDataView(APIView):
                 raise ValidationError({"max_points": [_("A whole number is required.")]}) from None
             if not 10 <= max_points <= MAX_POINTS:
                 raise ValidationError({"max_points": [_("Must be between 10 and %(max)d.") % {"max": MAX_POINTS}]})
-        return Response(chart_payload(config, max_points=max_points, **params))
+        return max_points
 
 
 class CapabilityView(APIView):
@@ -85,7 +97,8 @@ class CapabilityView(APIView):
                    parameters=RANGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)
-        return Response({"capability": capability_payload(config, **parse_range(request.query_params))})
+        with site_time_zone(config.characteristic.site):
+            return Response({"capability": capability_payload(config, **parse_range(request.query_params))})
 
 
 class SignalSerializer(serializers.ModelSerializer):

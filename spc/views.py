@@ -125,7 +125,7 @@ def chart_labels() -> dict:
         "all_points": _("%(total)s points"), "no_points": _("No judged points in this range yet."),
         "frequency": _("Count"), "fitted": _("Fitted normal"), "within": _("Within"), "overall": _("Overall"),
         "index": _("Index"), "ci": _("%(level)s%% confidence interval"), "n": _("Values"),
-        "expected_ppm": _("Expected ppm out of spec"), "observed_ppm": _("Observed ppm out of spec"),
+        "expected_ppm": _("Expected ppm out of spec (overall σ)"), "observed_ppm": _("Observed ppm out of spec"),
         "normality": _("Anderson–Darling normality p-value"), "no_capability": _(
             "Capability needs a variables chart, a specification limit and at least two points in the range."),
         "updated": _("Updated %(time)s"),

@@ -24,7 +24,7 @@
     var params = new URLSearchParams();
     ["since", "until"].forEach(function (name) {
       var value = form.elements[name].value;
-      if (value) { params.set(name, new Date(value).toISOString()); }
+      if (value) { params.set(name, value.length === 16 ? value + ":00" : value); }  // read in the site's zone
     });
     if (form.elements.lot.value) { params.set("lot", form.elements.lot.value); }
     params.set("max_points", String(Math.max(600, Math.min(6000, Math.round(chartDiv.clientWidth * 3)))));
@@ -94,8 +94,10 @@
       annotations.push({ xref: "x", x: revision.ts, yref: "paper", y: 1, yanchor: "bottom", text: fmt(L.revision, { number: revision.number }),
                          hovertext: revision.method_label + " · " + revision.by + ": " + revision.reason, showarrow: false, font: { size: 10, color: "#475569" } });
     });
+    // The container sets the size (plotly's responsive resize follows the container, not layout.height).
+    chartDiv.style.height = (two ? 580 : 420) + "px";
     var layout = {
-      margin: { l: 60, r: 20, t: 24, b: 40 }, height: two ? 560 : 400, hovermode: "closest", dragmode: "zoom",
+      margin: { l: 60, r: 20, t: 24, b: 40 }, autosize: true, hovermode: "closest", dragmode: "zoom",
       showlegend: true, legend: { orientation: "h", y: -0.12, font: { size: 11 } },
       xaxis: { type: "date", anchor: "y", showticklabels: !two },
       yaxis: { title: { text: charts[0].label }, domain: two ? [0.4, 1] : [0, 1], zeroline: false },
@@ -147,7 +149,7 @@
       shapes.push({ type: "line", x0: pair[1], x1: pair[1], yref: "paper", y0: 0, y1: 1, line: { color: color, width: 2, dash: "dash" } });
       annotations.push({ x: pair[1], yref: "paper", y: 1, yanchor: "bottom", text: L[pair[0]], showarrow: false, font: { color: color, size: 11 } });
     });
-    Plotly.react(histDiv, traces, { height: 260, margin: { l: 45, r: 15, t: 22, b: 30 }, bargap: 0, showlegend: false, shapes: shapes, annotations: annotations },
+    Plotly.react(histDiv, traces, { autosize: true, margin: { l: 45, r: 15, t: 22, b: 30 }, bargap: 0, showlegend: false, shapes: shapes, annotations: annotations },
                  { responsive: true, displaylogo: false });
     var indices = result.indices || {}, within = indices.within || {}, overall = indices.overall || {};
     var table = document.createElement("table");
@@ -161,18 +163,17 @@
     body.appendChild(row("Cpk", within.Cpk, within.Cpk_ci));
     body.appendChild(row("Pp", overall.Pp, overall.Pp_ci));
     body.appendChild(row("Ppk", overall.Ppk, overall.Ppk_ci));
-    var extra = document.createElement("tr");
-    extra.innerHTML = "<th></th><td class='num' colspan='2'></td>";
-    extra.querySelector("th").textContent = L.n + " · " + L.expected_ppm + " (" + L.overall + ")";
-    extra.querySelector("td").textContent = result.n + " · " + number(overall.expected_ppm && overall.expected_ppm.total, 1);
-    body.appendChild(extra);
-    if (indices.normality) {
-      var normal = document.createElement("tr");
-      normal.innerHTML = "<th></th><td class='num' colspan='2'></td>";
-      normal.querySelector("th").textContent = L.normality;
-      normal.querySelector("td").textContent = number(indices.normality.p_value, 4);
-      body.appendChild(normal);
+    function fact(label, text) {
+      var tr = document.createElement("tr");
+      tr.innerHTML = "<th></th><td class='num' colspan='2'></td>";
+      tr.querySelector("th").textContent = label;
+      tr.querySelector("td").textContent = text;
+      body.appendChild(tr);
     }
+    fact(L.n, String(result.n));
+    fact(L.expected_ppm, number(overall.expected_ppm && overall.expected_ppm.total, 1));
+    fact(L.observed_ppm, number(indices.observed_ppm && indices.observed_ppm.total, 1));
+    if (indices.normality) { fact(L.normality, number(indices.normality.p_value, 4)); }
     table.appendChild(body);
     capTable.appendChild(table);
   }
