@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -46,16 +48,32 @@ def _truthy(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+UPLOAD_REQUEST = inline_serializer("LegacyFileUpload", {
+    "file": serializers.FileField(help_text="CSV, JSON or dBase/FoxPro .dbf"),
+    "dry_run": serializers.BooleanField(required=False, default=False,
+                                        help_text="true: preview only (rows, problems), store nothing"),
+})
+
+
 class ConnectorImportsView(APIView):
     parser_classes = [MultiPartParser]
+    serializer_class = ImportedFileSerializer
     token_scopes = {"GET": ANY_TOKEN, "POST": "ingest"}
     user_perms = {"POST": "connectors.add_importedfile", "GET": "connectors.view_importedfile"}
 
+    @extend_schema(responses=ImportedFileSerializer(many=True), summary="Files imported through a file connector")
     def get(self, request, connector_id: int):
         connector = _file_connector(request, connector_id)
         files = ImportedFile.objects.filter(connector=connector).select_related("connector", "imported_by")[:200]
         return Response(ImportedFileSerializer(files, many=True).data)
 
+    @extend_schema(
+        request={"multipart/form-data": UPLOAD_REQUEST},
+        responses={201: ImportedFileSerializer, 200: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+            "dry run: the preview (format, encoding, columns, sample rows, every row problem); "
+            "or an import of a file imported before (already_imported: true)"))},
+        summary="Import (or preview) a legacy file through a file connector's column mapping",
+    )
     def post(self, request, connector_id: int):
         connector = _file_connector(request, connector_id)
         upload = request.FILES.get("file")
