@@ -101,7 +101,7 @@ class CapabilityView(APIView):
             return Response({"capability": capability_payload(config, **parse_range(request.query_params))})
 
 
-class SignalSerializer(serializers.ModelSerializer):
+class StoredSignalSerializer(serializers.ModelSerializer):
     characteristic = serializers.CharField(source="characteristic.code")
     description = serializers.SerializerMethodField()
 
@@ -118,7 +118,7 @@ class SignalListView(SiteScopedQuerysetMixin, generics.ListAPIView):
     """Stored signals of the requester's sites, newest first; filter by characteristic code, rule and time."""
 
     queryset = Signal.objects.select_related("characteristic").order_by("-ts", "-id")
-    serializer_class = SignalSerializer
+    serializer_class = StoredSignalSerializer
     token_scopes = {"GET": ANY_TOKEN}
     user_perms = {"GET": "spc.view_signal"}
     filterset_fields = {"rule": ["exact"], "chart": ["exact"], "ts": ["gte", "lte"]}
