@@ -37,7 +37,7 @@ class ParentLinkSerializer(StrictFieldsMixin, serializers.Serializer):
     unit = serializers.CharField(required=False, max_length=UNIT_MAX)
 
 
-class RunTimesMixin:
+class LotRunTimesMixin:
     def validate(self, attrs):
         started_at, ended_at = attrs.get("started_at"), attrs.get("ended_at")
         if started_at is not None and ended_at is not None and ended_at < started_at:
@@ -47,7 +47,7 @@ class RunTimesMixin:
         return attrs
 
 
-class LotRegistrationSerializer(StrictFieldsMixin, RunTimesMixin, serializers.Serializer):
+class LotRegistrationSerializer(StrictFieldsMixin, LotRunTimesMixin, serializers.Serializer):
     site = serializers.CharField(required=False, help_text=gettext_lazy("site code; tokens write to their own site"))
     code = serializers.CharField(max_length=LOT_CODE_MAX)
     kind = serializers.ChoiceField(choices=Lot.Kind.choices, required=False)
@@ -63,7 +63,7 @@ class LotRegistrationSerializer(StrictFieldsMixin, RunTimesMixin, serializers.Se
     concurrent = serializers.BooleanField(required=False, default=False)
 
 
-class RunStartSerializer(StrictFieldsMixin, RunTimesMixin, serializers.Serializer):
+class LotRunStartSerializer(StrictFieldsMixin, LotRunTimesMixin, serializers.Serializer):
     equipment = serializers.CharField()
     started_at = AwareDateTimeField()
     ended_at = AwareDateTimeField(required=False, allow_null=True)
@@ -71,7 +71,7 @@ class RunStartSerializer(StrictFieldsMixin, RunTimesMixin, serializers.Serialize
     concurrent = serializers.BooleanField(required=False, default=False)
 
 
-class RunEndSerializer(StrictFieldsMixin, serializers.Serializer):
+class LotRunEndSerializer(StrictFieldsMixin, serializers.Serializer):
     ended_at = AwareDateTimeField()
 
 
@@ -80,7 +80,7 @@ class LotEndSerializer(StrictFieldsMixin, serializers.Serializer):
     equipment = serializers.CharField(required=False)
 
 
-class GenealogyEdgeRequestSerializer(StrictFieldsMixin, serializers.Serializer):
+class NewGenealogyEdgeSerializer(StrictFieldsMixin, serializers.Serializer):
     site = serializers.CharField(required=False)
     parent = serializers.CharField(max_length=LOT_CODE_MAX)
     child = serializers.CharField(max_length=LOT_CODE_MAX)
@@ -106,12 +106,12 @@ class LotRunSerializer(LotRunInLotSerializer):
         fields = ["id", "lot", "equipment", "started_at", "ended_at", "concurrent"]
 
 
-class ProductSummarySerializer(serializers.Serializer):
+class LotProductSerializer(serializers.Serializer):
     part_number = serializers.CharField()
     revision = serializers.CharField()
 
 
-class LinkSerializer(serializers.Serializer):
+class LotLinkSerializer(serializers.Serializer):
     lot = serializers.CharField()
     quantity = serializers.FloatField(allow_null=True)
     unit = serializers.CharField()
@@ -119,7 +119,7 @@ class LinkSerializer(serializers.Serializer):
 
 class LotSerializer(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    product = ProductSummarySerializer(read_only=True, allow_null=True)
+    product = LotProductSerializer(read_only=True, allow_null=True)
     runs = serializers.SerializerMethodField()
     parents = serializers.SerializerMethodField()
     children = serializers.SerializerMethodField()
@@ -134,12 +134,12 @@ class LotSerializer(serializers.ModelSerializer):
         runs = sorted(lot.runs.all(), key=lambda run: run.started_at)
         return LotRunInLotSerializer(runs, many=True).data
 
-    @extend_schema_field(LinkSerializer(many=True))
+    @extend_schema_field(LotLinkSerializer(many=True))
     def get_parents(self, lot):
         edges = sorted(lot.parent_edges.all(), key=lambda edge: edge.parent.code)
         return [{"lot": edge.parent.code, "quantity": edge.quantity, "unit": edge.unit} for edge in edges]
 
-    @extend_schema_field(LinkSerializer(many=True))
+    @extend_schema_field(LotLinkSerializer(many=True))
     def get_children(self, lot):
         edges = sorted(lot.child_edges.all(), key=lambda edge: edge.child.code)
         return [{"lot": edge.child.code, "quantity": edge.quantity, "unit": edge.unit} for edge in edges]

@@ -17,14 +17,14 @@ from qms.api.events import body_site_code, query_timestamp
 from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids, resolve_write_site
 from traceability import services
 from traceability.api.serializers import (
-    GenealogyEdgeRequestSerializer,
     GenealogyEdgeSerializer,
     LotEndSerializer,
     LotRegistrationSerializer,
+    LotRunEndSerializer,
     LotRunSerializer,
+    LotRunStartSerializer,
     LotSerializer,
-    RunEndSerializer,
-    RunStartSerializer,
+    NewGenealogyEdgeSerializer,
 )
 from traceability.models import GenealogyEdge, Lot, LotRun
 
@@ -201,9 +201,9 @@ class LotRunsView(TraceabilityApiMixin, generics.ListAPIView):
         lot = scoped_lot(self.request, self.kwargs["code"])
         return lot.runs.select_related("lot", "equipment").order_by("started_at")
 
-    @extend_schema(request=RunStartSerializer, responses={201: LotRunSerializer, 200: LotRunSerializer})
+    @extend_schema(request=LotRunStartSerializer, responses={201: LotRunSerializer, 200: LotRunSerializer})
     def post(self, request, code):
-        data = _validated(RunStartSerializer, request)
+        data = _validated(LotRunStartSerializer, request)
         lot = scoped_lot(request, code)
         run, created = services.start_lot_run(
             lot, services.equipment_by_code(lot.site, data["equipment"]), data["started_at"],
@@ -227,9 +227,9 @@ class LotRunDetailView(TraceabilityApiMixin, generics.RetrieveAPIView):
             raise Http404(_("Lot %(code)s has no run %(id)s.") % {"code": lot.code, "id": self.kwargs["run_id"]})
         return run
 
-    @extend_schema(request=RunEndSerializer, responses={200: LotRunSerializer})
+    @extend_schema(request=LotRunEndSerializer, responses={200: LotRunSerializer})
     def patch(self, request, *args, **kwargs):
-        data = _validated(RunEndSerializer, request)
+        data = _validated(LotRunEndSerializer, request)
         run, _changed = services.end_lot_run(self.get_object(), data["ended_at"])
         return Response(LotRunSerializer(run).data)
 
@@ -303,10 +303,10 @@ class GenealogyView(TraceabilityApiMixin, SiteScopedQuerysetMixin, generics.List
     token_scopes = {"GET": INGEST, "POST": INGEST}
     user_perms = {"GET": "traceability.view_genealogyedge", "POST": "traceability.add_genealogyedge"}
 
-    @extend_schema(request=GenealogyEdgeRequestSerializer,
+    @extend_schema(request=NewGenealogyEdgeSerializer,
                    responses={201: GenealogyEdgeSerializer, 200: GenealogyEdgeSerializer})
     def post(self, request, *args, **kwargs):
-        data = _validated(GenealogyEdgeRequestSerializer, request)
+        data = _validated(NewGenealogyEdgeSerializer, request)
         site = resolve_write_site(request, body_site_code(request))
         parent, child = _lots_named(site, parent=data["parent"], child=data["child"])
         edge, created = services.add_genealogy_edge(parent, child, data.get("quantity"), data.get("unit"))
