@@ -52,24 +52,23 @@ def store_accepted(site_id: int, rows: list[Accepted], *, source: str, batch_id:
     schedule `measurements_stored` for after commit. Rows already stored for this source are reported back."""
     if not rows:
         return StoreOutcome({}, [])
+    # One order for the lock order of the inserts and for the seam's points.
+    rows = sorted(rows, key=_LOCK_ORDER)
     writer = _insert_postgres if connection.vendor == "postgresql" else _insert_sqlite
     with transaction.atomic():
         ids_by_index = writer(rows, source=source, batch_id=batch_id, received_at=received_at)
-    duplicates = [] if len(ids_by_index) == len(rows) else [row.index for row in rows if row.index not in ids_by_index]
-    # StoredPoint objects cost more than validating the item: build them only when someone listens.
+    duplicates = [] if len(ids_by_index) == len(rows) else sorted(
+        row.index for row in rows if row.index not in ids_by_index)
+    # StoredPoint objects cost about as much as validating the item: build them only when someone listens.
     if ids_by_index and measurements_stored.has_listeners(Measurement):
+        get_id = ids_by_index.get
         points = [
-            StoredPoint(ids_by_index[row.index], row.characteristic_id, row.ts, row.value, row.quality, row.lot_code,
-                        row.equipment_id)
-            for row in rows if row.index in ids_by_index
+            StoredPoint(measurement_id, characteristic_id, ts, value, quality, lot_code, equipment_id)
+            for index, characteristic_id, ts, value, quality, lot_code, equipment_id in rows
+            if (measurement_id := get_id(index)) is not None
         ]
-        points.sort(key=_point_order)
         transaction.on_commit(partial(announce_stored, site_id, points))
     return StoreOutcome(ids_by_index, duplicates)
-
-
-def _point_order(point: StoredPoint) -> tuple:
-    return point.characteristic_id, point.ts
 
 
 def announce_stored(site_id: int, points: list[StoredPoint]) -> None:
@@ -100,7 +99,7 @@ def _copy_text(rows: list[Accepted], *, with_index: bool, suffix: str = "") -> s
 
 
 def _insert_postgres(rows, *, source, batch_id, received_at) -> dict[int, int]:
-    rows = sorted(rows, key=_LOCK_ORDER)
+    """`rows` sorted by (characteristic_id, ts)."""
     if batch_id is not None:
         ids_by_index = _copy_into_table(rows, source=source, batch_id=batch_id, received_at=received_at)
         if ids_by_index is not None:
