@@ -15,12 +15,14 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connectors.config import ConfigError
 from connectors.models import Connector, ImportedFile
 from qms.api.errors import ApiError
 from qms.auth.permissions import ANY_TOKEN
 from qms.auth.scoping import allowed_site_ids
 
 from .readers import MAX_FILE_BYTES, FileFormatError
+from .rows import MappingError
 from .service import import_file, preview_file
 
 
@@ -42,6 +44,11 @@ def _file_connector(request, connector_id: int) -> Connector:
     if connector.kind != Connector.Kind.FILE:
         raise ApiError(_("This connector does not import files."), code="not_a_file_connector", status_code=400)
     return connector
+
+
+def _misconfigured(exc: Exception) -> ApiError:
+    return ApiError(_("The connector's configuration is not valid: %(problem)s") % {"problem": exc},
+                    code="connector_misconfigured", status_code=400)
 
 
 def _truthy(value) -> bool:
@@ -83,13 +90,16 @@ class ConnectorImportsView(APIView):
             raise ApiError(_("The file is too large."), code="file_too_large", status_code=413,
                            details={"max_bytes": MAX_FILE_BYTES})
         data = upload.read()
-        if _truthy(request.data.get("dry_run", "false")):
-            try:
-                return Response(preview_file(connector, upload.name, data))
-            except FileFormatError as exc:
-                raise ApiError(str(exc), code="unreadable_file", status_code=400) from None
-        user = request.user if getattr(request.user, "pk", None) and not hasattr(request.user, "token") else None
-        outcome = import_file(connector, upload.name, data, origin=ImportedFile.Origin.UPLOAD, user=user)
+        try:
+            if _truthy(request.data.get("dry_run", "false")):
+                try:
+                    return Response(preview_file(connector, upload.name, data))
+                except FileFormatError as exc:
+                    raise ApiError(str(exc), code="unreadable_file", status_code=400) from None
+            user = request.user if getattr(request.user, "pk", None) and not hasattr(request.user, "token") else None
+            outcome = import_file(connector, upload.name, data, origin=ImportedFile.Origin.UPLOAD, user=user)
+        except (ConfigError, MappingError) as exc:
+            raise _misconfigured(exc) from None
         body = {**ImportedFileSerializer(outcome.record).data, "already_imported": outcome.already_imported}
         if outcome.record.status == ImportedFile.Status.FAILED:
             raise ApiError(outcome.record.message, code="unreadable_file", status_code=400, details=body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MISSING = object()
@@ -41,7 +42,7 @@ def get_path(data, path: str):
 def parse_number(raw, *, decimal_comma: bool = False) -> float:
     if isinstance(raw, bool):
         return float(raw)
-    if isinstance(raw, int | float):
+    if isinstance(raw, int | float | Decimal):     # Decimal: NUMERIC/DECIMAL columns of PostgreSQL and MySQL
         value = float(raw)
     elif isinstance(raw, str):
         text = raw.strip()

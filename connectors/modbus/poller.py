@@ -157,6 +157,7 @@ class ModbusPoller:
             envelopes = self._no_communication([p for b in due_blocks for p in b.points], self.now())
         else:
             failed_units: set[int] = set()
+            connection_lost = False
             for block in due_blocks:
                 if block.unit_id in failed_units:
                     envelopes += self._no_communication(block.points, self.now())
@@ -164,9 +165,11 @@ class ModbusPoller:
                 try:
                     data = await self._read(block)
                 except ConnectionException:
-                    envelopes += self._no_communication(block.points, self.now())
-                    failed_units.add(block.unit_id)
-                    continue
+                    # The TCP link is gone: every remaining block is unanswered, and no unit is to blame for it.
+                    remaining = due_blocks[due_blocks.index(block):]
+                    envelopes += self._no_communication([p for b in remaining for p in b.points], self.now())
+                    connection_lost = True
+                    break
                 except UnitFailure as exc:
                     logger.info("%s: unit %s did not answer: %s", self.connector, block.unit_id, exc)
                     envelopes += self._no_communication(block.points, self.now())
@@ -177,7 +180,7 @@ class ModbusPoller:
                     envelopes += [self._envelope(p, None, None, "bad", str(exc), ts) for p in block.points]
                     continue
                 envelopes += self._decode_block(block, data, self.now())
-            for unit in due_units:
+            for unit in () if connection_lost else due_units:
                 if unit in failed_units:
                     if self.health[unit].record_failure():
                         logger.warning("%s: unit %s demoted (polled every %s cycles)", self.connector, unit,

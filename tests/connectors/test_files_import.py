@@ -173,6 +173,12 @@ class TestUploadApi:
         response = engineer_client.post(f"/api/v1/connectors/{connector.pk}/imports/", {}, format="multipart")
         assert response.json()["error"]["code"] == "file_missing"
 
+    def test_a_misconfigured_connector_is_a_clear_400(self, engineer_client, site):
+        broken = ConnectorFactory(site=site, name="broken", kind="file", config={"value_columns": {"a": "X"}})
+        response = self.upload(engineer_client, broken)
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "connector_misconfigured")
+        assert "ts_column" in response.json()["error"]["message"]
+
     def test_a_non_file_connector_is_refused(self, engineer_client, site):
         other = ConnectorFactory(site=site, name="opc", kind="opcua")
         assert self.upload(engineer_client, other).json()["error"]["code"] == "not_a_file_connector"

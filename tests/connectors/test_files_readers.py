@@ -132,3 +132,13 @@ def test_preview_lists_sample_rows_and_problems():
 def test_bad_mappings_are_refused(config, message):
     with pytest.raises(MappingError, match=message):
         RowMapping.from_config(config)
+
+
+def test_decimal_cells_from_numeric_columns_are_numbers():
+    from decimal import Decimal
+
+    from connectors.files.rows import map_row
+
+    mapping = RowMapping.from_config({"ts_column": "t", "value_columns": {"v": "X"}, "timezone": "UTC"})
+    row = map_row(1, {"t": datetime(2026, 11, 28, 8, 0), "v": Decimal("231.125")}, mapping)
+    assert (row.values[0].value, row.ts) == (231.125, datetime(2026, 11, 28, 8, tzinfo=UTC))

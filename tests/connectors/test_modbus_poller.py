@@ -121,6 +121,9 @@ async def test_server_gone_gives_no_communication_and_reconnects_when_back(gatew
     await asyncio.sleep(0.05)
     [lost] = await modbus.poll_once()
     assert (lost.value, lost.quality, lost.extra["reason"]) == (None, "bad", NO_COMMUNICATION)
+    for _ in range(3):
+        await modbus.poll_once()
+    assert not modbus.health[1].demoted      # a lost link is nobody's unit's fault
     restarted = await start_modbus_server(bank, port=port)
     try:
         for _ in range(50):
