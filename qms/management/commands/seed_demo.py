@@ -7,6 +7,7 @@ from django.db import transaction
 from qms.audit.context import Actor, acting_as
 from qms.auth.tokens import issue_token
 from qms.demo import plant as demo
+from qms.demo.history import seed_history
 from qms.models import ApiToken, Area, Characteristic, Equipment, Line, Operation, Product, Site, SiteMembership, WorkCenter
 
 DEMO_TOKEN_NAME = "DEMO-MES"
@@ -15,13 +16,21 @@ DEMO_TOKEN_NAME = "DEMO-MES"
 class Command(BaseCommand):
     help = "Create or update the demo plant, its data dictionary, demo users for each role and a demo MES token."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--history-hours", type=int, default=8,
+                            help="hours of demo lots and measurements to create when the site has none (0: none)")
+
     def handle(self, *args, **options):
-        with acting_as(Actor(label="command:seed_demo"), reason="demo plant seed"), transaction.atomic():
-            site = self._plant()
-            created_chars = self._dictionary(site)
-            users = self._users(site)
-            raw_token = self._token(site)
+        with acting_as(Actor(label="command:seed_demo"), reason="demo plant seed"):
+            with transaction.atomic():
+                site = self._plant()
+                created_chars = self._dictionary(site)
+                users = self._users(site)
+                raw_token = self._token(site)
+            history = seed_history(site, hours=options["history_hours"]) if options["history_hours"] > 0 else None
         self._report(site, created_chars, users, raw_token)
+        if history and not history["skipped"]:
+            self.stdout.write(f"Demo history: {history['lots']} lots, {history['measurements']} measurements.")
 
     def _plant(self) -> Site:
         site, _ = Site.objects.get_or_create(code=demo.SITE_CODE, defaults={"name": demo.SITE_NAME})
@@ -43,7 +52,9 @@ class Command(BaseCommand):
         Operation.objects.get_or_create(
             product=product, code="MOLD", defaults={"sequence": 10, "name": "Injection moulding", "work_center": work_center}
         )
-        Operation.objects.get_or_create(product=product, code="INSPECT", defaults={"sequence": 20, "name": "Final inspection"})
+        Operation.objects.get_or_create(
+            product=product, code="INSPECT", defaults={"sequence": 20, "name": "Final inspection"}
+        )
         return site
 
     def _dictionary(self, site: Site) -> int:
@@ -95,7 +106,9 @@ class Command(BaseCommand):
 
     def _report(self, site, created_chars, users, raw_token):
         out = self.stdout
-        out.write(self.style.SUCCESS(f"Demo plant {site.code} ({site.name}) ready; {created_chars} characteristics created."))
+        out.write(self.style.SUCCESS(
+            f"Demo plant {site.code} ({site.name}) ready; {created_chars} characteristics created."
+        ))
         out.write("Demo users (role: username / password):")
         for username, role, password in users:
             shown = password if password else "(existing user — password unchanged)"
