@@ -109,6 +109,7 @@ async def _mqtt(rate: int, seconds: float) -> dict:
     return {
         "published": published.value, "stored": stored, "distinct_stored": distinct,
         "duplicates_dropped": adapter.duplicates, "rejected": adapter.rejected,
+        "reconnects": adapter.health.reconnects,
         "lost": published.value - distinct, "publish_s": round(publish_seconds, 2),
         "load_average_1m": round(os.getloadavg()[0], 1),
         "all_stored_after_s": round(drain_seconds, 2),
