@@ -128,7 +128,7 @@ def chart_labels() -> dict:
         "expected_ppm": _("Expected ppm out of spec (overall σ)"), "observed_ppm": _("Observed ppm out of spec"),
         "normality": _("Anderson–Darling normality p-value"), "no_capability": _(
             "Capability needs a variables chart, a specification limit and at least two points in the range."),
-        "updated": _("Updated %(time)s"),
+        "no_signals": _("No signal so far."),
     }
 
 

@@ -71,6 +71,9 @@ def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | Non
     picked = [columns[i] for i in chosen.tolist()]
     revisions = {r.pk: r for r in LimitRevision.objects.filter(config=config)}
     names = CHART_NAMES[config.chart_type]
+    first_point: dict[int, str] = {}  # where each revision's limits start on the drawn series
+    for column in picked:
+        first_point.setdefault(column[5], _iso(column[1]))
     charts = [_series(config, name, position, picked, revisions) for position, name in enumerate(names)]
     signal_list = [
         {"chart": s["chart"], "rule": s["rule"], "description": rule_description(s["rule"]), "ts": _iso(s["ts"]),
@@ -88,7 +91,8 @@ def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | Non
         "charts": charts,
         "signals": signal_list,
         "revisions": [
-            {"number": r.number, "ts": _iso(r.created_at), "method": r.method, "method_label": str(r.get_method_display()),
+            {"number": r.number, "ts": _iso(r.created_at), "first_point_ts": first_point.get(r.pk), "method": r.method,
+             "method_label": str(r.get_method_display()),
              "reason": r.reason, "by": r.created_by, "summary": r.summary}
             for r in sorted(revisions.values(), key=lambda r: r.number)
         ],

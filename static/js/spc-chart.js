@@ -87,11 +87,12 @@
         annotations.push({ xref: "paper", x: 1, xanchor: "right", yref: "y", y: pair[1], text: L[pair[0]], showarrow: false, font: { color: COLORS.spec, size: 11 }, yshift: 8 });
       });
     }
+    // A revision is marked where its limits start on the drawn series (its first judged point in the range).
     data.revisions.forEach(function (revision) {
-      var first = charts[0].x[0], last = charts[0].x[charts[0].x.length - 1];
-      if (!first || revision.ts < first || revision.ts > last) { return; }
-      shapes.push({ type: "line", xref: "x", x0: revision.ts, x1: revision.ts, yref: "paper", y0: 0, y1: 1, line: { color: "#475569", width: 1, dash: "dot" } });
-      annotations.push({ xref: "x", x: revision.ts, yref: "paper", y: 1, yanchor: "bottom", text: fmt(L.revision, { number: revision.number }),
+      var at = revision.first_point_ts;
+      if (!at || at === charts[0].x[0]) { return; }
+      shapes.push({ type: "line", xref: "x", x0: at, x1: at, yref: "paper", y0: 0, y1: 1, line: { color: "#475569", width: 1, dash: "dot" } });
+      annotations.push({ xref: "x", x: at, yref: "paper", y: 1, yanchor: "bottom", text: fmt(L.revision, { number: revision.number }),
                          hovertext: revision.method_label + " · " + revision.by + ": " + revision.reason, showarrow: false, font: { size: 10, color: "#475569" } });
     });
     // The container sets the size (plotly's responsive resize follows the container, not layout.height).
@@ -113,9 +114,33 @@
     if (!data.total_points) { note.textContent = L.no_points; }
     else if (data.decimated) { note.textContent = fmt(L.decimated, { shown: data.returned_points, total: data.total_points }); }
     else { note.textContent = fmt(L.all_points, { total: data.total_points }); }
+    drawSignalTable(data.signals);
     var lots = document.getElementById("spc-lots");
     lots.innerHTML = "";
     data.lots.forEach(function (lot) { var option = document.createElement("option"); option.value = lot; lots.appendChild(option); });
+  }
+
+  // The recent-signals table, refreshed with every redraw (newest first, as the server renders it).
+  function drawSignalTable(signals) {
+    var body = document.querySelector("#spc-signals tbody");
+    if (!body) { return; }
+    body.innerHTML = "";
+    if (!signals.length) {
+      var empty = document.createElement("tr"), cell = document.createElement("td");
+      cell.colSpan = 4; cell.className = "empty"; cell.textContent = L.no_signals;
+      empty.appendChild(cell); body.appendChild(empty);
+    }
+    signals.slice(-20).reverse().forEach(function (s) {
+      var tr = document.createElement("tr");
+      [s.ts.replace("T", " ").slice(0, 19), s.chart, s.rule, number(s.value, 4)].forEach(function (text, i) {
+        var cell = document.createElement("td");
+        if (i === 2) { var badge = document.createElement("span"); badge.className = "badge badge-bad"; badge.title = s.description; badge.textContent = text; cell.appendChild(badge); }
+        else { cell.textContent = text; }
+        cell.className = i === 3 ? "num" : (i === 0 ? "nowrap" : "");
+        tr.appendChild(cell);
+      });
+      body.appendChild(tr);
+    });
   }
 
   function row(label, value, ci) {

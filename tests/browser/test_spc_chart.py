@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from qms.services.ingest import ingest_measurements
 from spc.models import Signal
+from spc.services.limits import limits_from_standard
 from tests.factories import CharacteristicFactory, EquipmentFactory, SiteFactory, UserFactory
 from tests.spc.live_support import chart_with_limits, eager_evaluation  # noqa: F401 (fixture)
 
@@ -50,7 +51,9 @@ def charted(transactional_db):
     values[120], values[170] = 48.71, 48.31
     items = [{"characteristic": characteristic.code, "value": round(v, 2), "ts": (start + timedelta(minutes=i)).isoformat(),
               "lot": f"L-{i // 50:03d}"} for i, v in enumerate(values)]
-    ingest_measurements(site=site, items=items, source="token:MES-1")
+    ingest_measurements(site=site, items=items[:150], source="token:MES-1")
+    limits_from_standard(characteristic.chart_config, center=48.5, sigma=0.045, reason="mould cleaned; sigma re-set")
+    ingest_measurements(site=site, items=items[150:], source="token:MES-1")
     UserFactory(username="engineer", role="quality_engineer", sites=[site])
     return characteristic
 
@@ -85,6 +88,9 @@ def test_the_chart_page_draws_the_signals_with_the_rule_on_hover(live_server, br
     assert any(t["name"] == "UCL" for t in traces) and any(t["name"] == "±2σ" for t in traces)
     assert page.locator("#spc-histogram .main-svg").count() > 0
     assert page.locator("#spc-capability").inner_text().count("Cpk") == 1
+    marks = page.evaluate("document.getElementById('spc-chart').layout.annotations.map(a => a.text)")
+    assert "Limits rev. 2" in marks  # where the second revision's limits start
+    assert page.locator("#spc-signals tbody tr").count() == Signal.objects.count()
     first_x = page.evaluate("document.getElementById('spc-chart').data[0].x[0]")
     assert first_x.endswith("+08:00")  # drawn in the plant's time zone (Asia/Shanghai), like the rest of the UI
     shoot(page, "spc-chart-en-1280")
