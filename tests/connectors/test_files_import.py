@@ -182,3 +182,14 @@ class TestUploadApi:
     def test_a_non_file_connector_is_refused(self, engineer_client, site):
         other = ConnectorFactory(site=site, name="opc", kind="opcua")
         assert self.upload(engineer_client, other).json()["error"]["code"] == "not_a_file_connector"
+
+
+def test_a_file_connectors_config_is_validated_where_the_engineer_saves_it(site):
+    from django.core.exceptions import ValidationError
+
+    connector = ConnectorFactory.build(site=site, name="f", kind="file", config={**CONFIG, "encoding": "klingon"})
+    with pytest.raises(ValidationError, match="unknown encoding"):
+        connector.clean()
+    connector.config = CONFIG
+    connector.clean()
+    assert connector.config["patterns"] == ["*.csv", "*.json", "*.dbf"]

@@ -96,3 +96,16 @@ def test_the_beat_task_polls_every_enabled_table_connector_and_survives_a_broken
         "url": "sqlite:////nonexistent/dir/x.db", "table": "t", "ts_column": "ts", "value_columns": {"v": "X"}})
     summary = poll_intermediate_tables()
     assert summary == {"S1/mes-table": 3, "S1/broken": -1}
+
+
+def test_a_connectors_table_config_is_validated_where_the_engineer_saves_it(site):
+    from django.core.exceptions import ValidationError
+
+    connector = ConnectorFactory.build(site=site, name="t", kind="table", config={
+        "url": "mysql://qms:secret@10.0.0.1/mes", "table": "qc", "ts_column": "ts", "value_columns": {"v": "X"}})
+    with pytest.raises(ValidationError, match="password in the connector's secrets"):
+        connector.clean()
+    connector.config = {"url": "mysql://qms@10.0.0.1/mes", "table": "qc; DROP TABLE x", "ts_column": "ts",
+                        "value_columns": {"v": "X"}}
+    with pytest.raises(ValidationError, match="table: not a plain column/table name"):
+        connector.clean()
