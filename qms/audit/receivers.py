@@ -38,35 +38,46 @@ def site_id_of(instance) -> int | None:
     return None
 
 
-def _field_values(historical) -> dict:
-    values = {}
-    for field in historical.instance_type._meta.concrete_fields:
-        values[field.attname] = getattr(historical, field.attname, None)
-    return values
+def field_values(obj, model) -> dict:
+    """`obj`'s value of each concrete field of `model` (by attname): a model instance or one of its history records."""
+    return {field.attname: getattr(obj, field.attname, None) for field in model._meta.concrete_fields}
 
 
-@receiver(post_create_historical_record)
-def audit_historical_record(sender, instance, history_instance, **kwargs):
-    action = _ACTIONS.get(history_instance.history_type, "update")
-    after = _field_values(history_instance)
-    previous = history_instance.prev_record if action != "create" else None
-    before = _field_values(previous) if previous is not None else {}
+def audited_changes(action: str, after: dict, before: dict | None = None) -> dict:
+    """The `changes` of an audit entry: every set field for a create or delete, the differing ones for an update."""
     if action == "create":
-        changes = {k: [None, v] for k, v in after.items() if v not in (None, "")}
-    elif action == "delete":
-        changes = {k: [v, None] for k, v in after.items() if v not in (None, "")}
-    else:
-        changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-        changes.pop("updated_at", None)
-    reason = history_instance.history_change_reason or current_reason()
-    record_audit(
+        return {k: [None, v] for k, v in after.items() if v not in (None, "")}
+    if action == "delete":
+        return {k: [v, None] for k, v in after.items() if v not in (None, "")}
+    before = before or {}
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    changes.pop("updated_at", None)
+    return changes
+
+
+def record_model_change(action: str, instance, *, after: dict, before: dict | None = None, reason: str = ""):
+    """Append the audit entry of one saved model change — for writers that bypass simple-history's signals (bulk)."""
+    return record_audit(
         action=action,
         model=instance._meta.label,
         object_pk=instance.pk,
         object_repr=str(instance),
         site_id=site_id_of(instance),
-        changes=changes,
-        reason=reason or "",
+        changes=audited_changes(action, after, before),
+        reason=reason or current_reason() or "",
+    )
+
+
+@receiver(post_create_historical_record)
+def audit_historical_record(sender, instance, history_instance, **kwargs):
+    action = _ACTIONS.get(history_instance.history_type, "update")
+    model = history_instance.instance_type
+    previous = history_instance.prev_record if action == "update" else None
+    record_model_change(
+        action, instance,
+        after=field_values(history_instance, model),
+        before=field_values(previous, model) if previous is not None else {},
+        reason=history_instance.history_change_reason or "",
     )
 
 
