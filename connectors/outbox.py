@@ -184,7 +184,10 @@ class Outbox:
     # --- inspection ---------------------------------------------------------------------------------------------
     def connectors_with_pending(self) -> list[str]:
         with self._lock:
-            return [row[0] for row in self._db.execute("SELECT DISTINCT connector FROM readings ORDER BY connector")]
+            # Via the small sequences table + an index probe, not a DISTINCT scan over every buffered reading.
+            return [row[0] for row in self._db.execute(
+                "SELECT s.connector FROM sequences s WHERE EXISTS "
+                "(SELECT 1 FROM readings r WHERE r.connector = s.connector) ORDER BY s.connector")]
 
     def pending_count(self, connector: str | None = None) -> int:
         with self._lock:

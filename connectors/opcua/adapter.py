@@ -133,6 +133,21 @@ class OpcUaAdapter(Adapter):
                 extra={"shot": int(shot) if isinstance(shot, int) else shot, "event": field},
             ))
 
+    def _deliver_inline(self, event) -> None:
+        """Replaces asyncua's per-notification `create_task` (one task per value: most of the client's CPU at
+        10,000 values/s) with a direct call — our handlers only append to a buffer, they never block."""
+        from asyncua.common.subscription import DataChangeEvent, OpcEvent, StatusChangeEvent
+
+        try:
+            if isinstance(event, DataChangeEvent):
+                self.on_datachange(event.node, event.value, event.data)
+            elif isinstance(event, OpcEvent):
+                self.on_event(event.event)
+            elif isinstance(event, StatusChangeEvent):
+                self.on_status_change(event.notification)
+        except Exception:
+            self.log.exception("could not handle an OPC UA notification")
+
     def on_status_change(self, status) -> None:
         code = getattr(status, "Status", None)
         if code is not None and not code.is_good():
@@ -199,6 +214,7 @@ class OpcUaAdapter(Adapter):
         params.PublishingEnabled = True
         params.Priority = 0
         self.subscription = await self.client.create_subscription(params, _Handler(self))
+        self.subscription._deliver = self._deliver_inline
         requests = [self._monitored_item(node_id, tag) for node_id, tag in self.value_tags.items()]
         failed = []
         if requests:

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Connector benchmark (issue 4, part a): OPC UA subscription of N tags changing at H Hz from the simulator into
+stored measurements. Speed is measured here, never in unit tests.
+
+    python bench/connectors.py opcua --database-url postgres://postgres@127.0.0.1:5432/postgres \
+        [--tags 1000 --hz 10 --seconds 30 --warmup 5]
+
+What it does, on its own scratch database (default qp_bench_connectors, dropped and recreated):
+- a simulator process serves an OPC UA server with N bench tags (Objects/Bench/TagNNNN), all rewritten H times a
+  second with a fresh SourceTimestamp (the simulator's `--bench-tags`);
+- this process runs the real connector runner: the OPC UA adapter subscribes to the N nodes (publishing interval
+  100 ms, sampling 0 = every change), readings go through the durable outbox (SQLite, fsync'd) and are stored in
+  PostgreSQL through the foundation's ingestion service (in-process, as in the embedded default);
+- every batch's commit time is recorded; lag = commit time − SourceTimestamp, per reading;
+- SPC's live evaluation (a measurements_stored receiver) is disconnected: in production it runs on the `evaluate`
+  Celery queue, not in the ingest path, and bench/spc.py measures it.
+Reported after the warm-up: readings produced by the simulator, stored, sustained stored/s, lag p50/p99/max.
+Targets (DESIGN.md): ≥ 10,000 values/s sustained, p99 lag < 500 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def prepare_database(base_url: str, name: str) -> str:
+    import psycopg2
+
+    admin = psycopg2.connect(base_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def setup_django(database_url: str, var_dir: str, redis_url: str | None) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url     # production topology: ingest in a Celery worker process
+    else:
+        os.environ.pop("REDIS_URL", None)      # in-process ingest (embedded default)
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    os.environ["QP_VAR_DIR"] = var_dir
+    os.environ["DJANGO_SETTINGS_MODULE"] = "qms.settings"
+    import django
+    from django.conf import settings
+
+    django.setup()
+    # The lead regenerates migrations at the end of the issue round: build the schema from the models directly.
+    settings.MIGRATION_MODULES = {app: None for app in ("qms", "spc", "traceability", "connectors")}
+    from django.core.management import call_command
+
+    # SPC's live evaluation (measurements_stored) runs on its own Celery queue in production and is benchmarked by
+    # bench/spc.py; in-process it would sit inside this measurement, so it is switched off here.
+    from qms.seams import measurements_stored
+
+    measurements_stored.receivers = []
+    measurements_stored.sender_receivers_cache.clear()
+    call_command("migrate", "auth", verbosity=0)          # the unmigrated apps' tables refer to auth_user
+    call_command("migrate", run_syncdb=True, verbosity=0)
+
+
+def seed(tags: int, endpoint: str):
+    from connectors.models import Connector, TagMapping
+    from qms.models import Area, Characteristic, Equipment, Line, Site, WorkCenter
+
+    site = Site.objects.create(code="B1", name="bench")
+    area = Area.objects.create(site=site, code="A")
+    line = Line.objects.create(area=area, code="L")
+    work_center = WorkCenter.objects.create(line=line, code="W")
+    machine = Equipment.objects.create(site=site, work_center=work_center, code="BENCH")
+    characteristics = Characteristic.objects.bulk_create([
+        Characteristic(site=site, code=f"BENCH.TAG{i:04d}.VALUE", name_en=f"bench {i}", unit="u", precision=3,
+                       physical_min=0, physical_max=1000, equipment=machine)
+        for i in range(tags)
+    ])
+    connector = Connector.objects.create(site=site, name="bench-opcua", kind="opcua", config={
+        "endpoint": endpoint, "publishing_interval_ms": 100, "sampling_interval_ms": 0, "queue_size": 20,
+        "watchdog_s": 5.0, "request_timeout_s": 10.0})
+    TagMapping.objects.bulk_create([
+        TagMapping(connector=connector, characteristic=c, source_ref=f"ns=2;s=Bench/Tag{i:04d}")
+        for i, c in enumerate(characteristics)
+    ])
+
+
+async def run_opcua(args) -> dict:
+    from datetime import UTC, datetime
+
+    from connectors.outbox import Outbox
+    from connectors.runner import Runner, RunnerSettings
+    from connectors.services import DjangoRunnerBackend
+
+    lags: list[float] = []
+    stored_at: list[tuple[float, int]] = []
+    measuring = {"on": False}
+
+    class TimedBackend(DjangoRunnerBackend):
+        def deliver(self, batch):
+            began = time.monotonic()
+            confirmed = super().deliver(batch)
+            if os.environ.get("QP_BENCH_TRACE"):
+                print(f"deliver {len(batch.envelopes)} in {time.monotonic() - began:.2f} s -> {confirmed}", flush=True)
+            committed = datetime.now(UTC)
+            if confirmed and measuring["on"]:
+                for envelope in batch.envelopes:
+                    source = envelope.get("source_ts")
+                    if source:
+                        lags.append((committed - datetime.fromisoformat(source)).total_seconds())
+                stored_at.append((time.monotonic(), len(batch.envelopes)))
+            return confirmed
+
+    runner = Runner(Outbox(Path(args.var_dir) / "bench-outbox.sqlite3"), TimedBackend(),
+                    RunnerSettings(batch_size=5000, flush_interval_s=0.02, config_poll_s=60))
+    task = asyncio.create_task(runner.run())
+    await asyncio.sleep(args.warmup)
+    measuring["on"] = True
+    started = time.monotonic()
+    await asyncio.sleep(args.seconds)
+    measuring["on"] = False
+    elapsed = time.monotonic() - started
+    health = next(iter(runner.healths.values()), None)
+    runner.request_stop()
+    await task
+    stored = sum(n for _t, n in stored_at)
+    return {
+        "stored_in_window": stored, "window_s": round(elapsed, 2), "stored_per_s": round(stored / elapsed),
+        "lag_p50_ms": round(percentile(lags, 0.50) * 1000, 1), "lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
+        "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
+        "received_total": health.received if health else None, "reconnects": health.reconnects if health else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["opcua"])
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="qp_bench_connectors")
+    parser.add_argument("--tags", type=int, default=1000)
+    parser.add_argument("--hz", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--port", type=int, default=48555)
+    parser.add_argument("--var-dir", default="/tmp/qp-bench-connectors")
+    parser.add_argument("--celery", metavar="REDIS_URL", default=None,
+                        help="ingest in a Celery worker (queue ingest) on this Redis instead of in-process")
+    args = parser.parse_args()
+    Path(args.var_dir).mkdir(parents=True, exist_ok=True)
+    for old in Path(args.var_dir).glob("bench-outbox.sqlite3*"):
+        old.unlink()
+
+    database_url = prepare_database(args.database_url, args.database)
+    setup_django(database_url, args.var_dir, args.celery)
+    endpoint = f"opc.tcp://127.0.0.1:{args.port}/qualitypulse/"
+    seed(args.tags, endpoint)
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "qms.settings"}
+    simulator = subprocess.Popen(
+        [sys.executable, "manage.py", "simulate_mes", "--opcua-port", str(args.port), "--rate", str(args.hz),
+         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 60)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    if args.celery:
+        subprocess.run([sys.executable, "-m", "celery", "-A", "qms", "purge", "-f", "-Q", "ingest"], cwd=ROOT, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "qms", "worker", "-Q", "ingest", "-c", "1", "-P", "solo",
+             "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "WARNING"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import socket
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(1.0)
+        result = asyncio.run(run_opcua(args))
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=30)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+    offered = args.tags * args.hz
+    print(f"OPC UA {args.tags} tags × {args.hz:g} Hz = {offered:,.0f} values/s offered; ingest "
+          f"{'in a Celery worker' if args.celery else 'in-process'}")
+    for key, value in result.items():
+        print(f"  {key:18s} {value}")
+    print(f"  load average      {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
