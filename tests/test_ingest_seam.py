@@ -13,12 +13,20 @@ from tests.ingest_helpers import post_batch, reading, series
 pytestmark = pytest.mark.django_db
 
 
+class Calls(list):
+    """(site_id, points) per signal, plus the batch ids sent along."""
+
+    batch_ids: list
+
+
 @pytest.fixture
 def received():
-    calls = []
+    calls = Calls()
+    calls.batch_ids = []
 
     def receiver(sender, site_id, points, **kwargs):
         calls.append((site_id, points))
+        calls.batch_ids.append(kwargs.get("batch_id"))
 
     measurements_stored.connect(receiver, dispatch_uid="test-ingest-seam")
     yield calls
@@ -36,6 +44,12 @@ def test_new_points_are_announced_once_after_commit(mes_client, characteristic, 
         StoredPoint(row.id, row.characteristic_id, row.ts, row.value, row.quality, row.lot_code, row.equipment_id)
         for row in stored
     ]
+
+
+def test_the_batch_id_rides_along(mes_client, characteristic, received, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = post_batch(mes_client, series(2)).json()["batch"]
+    assert received.batch_ids == [batch]
 
 
 def test_duplicates_and_rejects_are_not_announced(mes_client, characteristic, received,

@@ -67,14 +67,18 @@ def store_accepted(site_id: int, rows: list[Accepted], *, source: str, batch_id:
             for index, characteristic_id, ts, value, quality, lot_code, equipment_id in rows
             if (measurement_id := get_id(index)) is not None
         ]
-        transaction.on_commit(partial(announce_stored, site_id, points))
+        transaction.on_commit(partial(announce_stored, site_id, points, batch_id))
     return StoreOutcome(ids_by_index, duplicates)
 
 
-def announce_stored(site_id: int, points: list[StoredPoint]) -> None:
+def announce_stored(site_id: int, points: list[StoredPoint], batch_id: int | None = None) -> None:
     """Hand new points downstream. A failing consumer is logged, never turned into a failed ingest: the points
-    are committed and the client must not be told otherwise (it would retry, harmlessly but pointlessly)."""
-    for receiver, outcome in measurements_stored.send_robust(sender=Measurement, site_id=site_id, points=points):
+    are committed and the client must not be told otherwise (it would retry, harmlessly but pointlessly).
+
+    `batch_id` (the IngestBatch, None for a dead-letter replay) rides along so that a consumer which defers its
+    work to a task can hand over that id instead of serialising every point in the request."""
+    responses = measurements_stored.send_robust(sender=Measurement, site_id=site_id, points=points, batch_id=batch_id)
+    for receiver, outcome in responses:
         if isinstance(outcome, Exception):
             logger.error("measurements_stored receiver %r failed for %d points", receiver, len(points),
                          exc_info=outcome)
@@ -124,8 +128,9 @@ def _copy_into_table(rows, *, source, batch_id, received_at) -> dict[int, int] |
     # The identity default hands out increasing ids in COPY order, and the batch id is this transaction's own:
     # the batch's ids in ascending order line up with the rows.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} WHERE batch_id = %s ORDER BY id", [batch_id])
-        ids = [measurement_id for (measurement_id,) in cursor.fetchall()]
+        # One array value: a third of the client-side cost of 5,000 one-column rows.
+        cursor.execute(f"SELECT array_agg(id ORDER BY id) FROM {table} WHERE batch_id = %s", [batch_id])
+        ids = cursor.fetchone()[0] or []
     return {row.index: measurement_id for row, measurement_id in zip(rows, ids, strict=True)}
 
 
