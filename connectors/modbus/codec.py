@@ -78,7 +78,23 @@ def decode(registers: Sequence[int], data_type: DataType | str, order: WordOrder
             raise DecodeError(f"register value {register} is not a 16-bit word")
     words = _reorder([int(r).to_bytes(2, "big") for r in registers], order)
     # _reorder is its own inverse for every order, so the same function maps wire order back to ABCD.
-    return struct.unpack(_STRUCT[data_type], b"".join(words))[0]
+    packed = b"".join(words)
+    value = struct.unpack(_STRUCT[data_type], packed)[0]
+    if data_type is DataType.FLOAT32:
+        return shortest_float32(value, packed)
+    return value
+
+
+def shortest_float32(value: float, packed: bytes) -> float:
+    """The shortest decimal that is the same float32: a PLC's 199.2 arrives as 199.1999969482422 in a double, which
+    a dictionary entry with one decimal and the "reject extra decimals" policy would refuse."""
+    if math.isnan(value) or math.isinf(value):
+        return value
+    for digits in range(6, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack(">f", candidate) == packed:
+            return candidate
+    return value
 
 
 def encode(value: int | float, data_type: DataType | str, order: WordOrder | str = WordOrder.ABCD) -> list[int]:
@@ -92,8 +108,12 @@ def encode(value: int | float, data_type: DataType | str, order: WordOrder | str
 
 
 def to_engineering(raw: int | float, scale: float = 1.0, offset: float = 0.0) -> float:
-    """Engineering value = raw × scale + offset (e.g. a register in 0.1 °C: scale 0.1)."""
-    return float(raw) * scale + offset
+    """Engineering value = raw × scale + offset (e.g. a register in 0.1 °C: scale 0.1). Rounded to 12 significant
+    digits so binary noise (2315 × 0.1 = 231.50000000000003) does not pose as extra decimals."""
+    value = float(raw) * scale + offset
+    if scale == 1.0 and offset == 0.0 or math.isnan(value) or math.isinf(value):
+        return value
+    return float(f"{value:.12g}")
 
 
 def from_engineering(value: float, data_type: DataType | str, scale: float = 1.0, offset: float = 0.0) -> int | float:
