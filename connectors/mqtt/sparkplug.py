@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connectors.modbus.codec import shortest_float32
+
 NAMESPACE = "spBv1.0"
 REBIRTH_METRIC = "Node Control/Rebirth"
 
@@ -125,8 +127,8 @@ def _metric(data: bytes) -> Metric:
             raw_int = value
         elif number == 11:
             raw_long = value
-        elif number == 12:
-            values["value"] = struct.unpack("<f", value)[0]
+        elif number == 12:   # float32: the shortest decimal of the same float32 (231.5, not 231.49999…)
+            values["value"] = shortest_float32(struct.unpack("<f", value)[0], bytes(value[::-1]))
         elif number == 13:
             values["value"] = struct.unpack("<d", value)[0]
         elif number == 14:

@@ -167,3 +167,8 @@ async def test_the_adapter_in_sparkplug_mode_stores_metrics_and_requests_a_rebir
     assert [e.value for e in sink.envelopes] == [231.5, 232.0]
     assert commands[0].metrics[0].name == REBIRTH_METRIC and commands[0].metrics[0].value == 1.0
     assert adapter.rebirths_requested == 1
+
+
+def test_float_metrics_come_back_as_the_decimal_the_edge_node_sent():
+    payload = decode_payload(encode_payload(Payload(metrics=(Metric(name="t", datatype=FLOAT, value=199.2),))))
+    assert payload.metrics[0].value == 199.2
