@@ -43,38 +43,46 @@ def decimate(main: np.ndarray, keep: np.ndarray, max_points: int) -> np.ndarray:
     return np.flatnonzero(chosen)
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.get_current_timezone()).isoformat()
+def _iso(ts: datetime, zone=None) -> str:
+    return ts.astimezone(zone or timezone.get_current_timezone()).isoformat()
 
 
 def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | None = None,
                   max_points: int = DEFAULT_MAX_POINTS) -> dict:
     characteristic = config.characteristic
-    rows = ChartPoint.objects.filter(characteristic_id=characteristic.pk)
+    in_range = {}
     if since is not None:
-        rows = rows.filter(ts__gte=since)
+        in_range["ts__gte"] = since
     if until is not None:
-        rows = rows.filter(ts__lte=until)
+        in_range["ts__lte"] = until
     if lot:
-        rows = rows.filter(lot_code=lot)
-    columns = list(rows.order_by("ts", "id").values_list("id", "ts", "value", "value2", "size", "revision_id",
-                                                         "index", "lot_code", "late"))
-    signals = list(Signal.objects.filter(point_id__in=[c[0] for c in columns]).order_by("ts", "id")
-                   .values("point_id", "chart", "rule", "ts", "value", "point_indices", "measurement_ids")) \
-        if len(columns) <= 200_000 else []
-    signalled = {s["point_id"] for s in signals}
-    total = len(columns)
-    ids = np.fromiter((c[0] for c in columns), dtype=np.int64, count=total)
-    main = np.fromiter((c[2] for c in columns), dtype=np.float64, count=total)
-    keep = np.isin(ids, np.fromiter(signalled, dtype=np.int64, count=len(signalled)))
-    chosen = decimate(main, keep, max(10, min(max_points, MAX_POINTS)))
-    picked = [columns[i] for i in chosen.tolist()]
+        in_range["lot_code"] = lot
+    rows = ChartPoint.objects.filter(characteristic_id=characteristic.pk, **in_range).order_by("ts", "id")
+    signals = list(
+        Signal.objects.filter(characteristic_id=characteristic.pk, **{f"point__{k}": v for k, v in in_range.items()})
+        .order_by("ts", "id").values("point_id", "chart", "rule", "ts", "value", "point_indices", "measurement_ids")
+    )
+    # Decide what to draw from (id, value) alone — cheap even for a million points — then load only those rows.
+    thin = list(rows.values_list("id", "value"))
+    total = len(thin)
+    ids = np.fromiter((c[0] for c in thin), dtype=np.int64, count=total)
+    main = np.fromiter((c[1] for c in thin), dtype=np.float64, count=total)
+    signalled = np.fromiter({s["point_id"] for s in signals}, dtype=np.int64)
+    chosen = decimate(main, np.isin(ids, signalled), max(10, min(max_points, MAX_POINTS)))
+    fields = ("id", "ts", "value", "value2", "size", "revision_id", "index", "lot_code", "late")
+    if chosen.size == total:
+        picked = list(rows.values_list(*fields))
+    else:
+        by_id = {row[0]: row for row in ChartPoint.objects.filter(id__in=ids[chosen].tolist()).values_list(*fields)}
+        picked = [by_id[i] for i in ids[chosen].tolist()]
     revisions = {r.pk: r for r in LimitRevision.objects.filter(config=config)}
     names = CHART_NAMES[config.chart_type]
+    zone = timezone.get_current_timezone()
+    x = [_iso(column[1], zone) for column in picked]
     first_point: dict[int, str] = {}  # where each revision's limits start on the drawn series
-    for column in picked:
-        first_point.setdefault(column[5], _iso(column[1]))
-    charts = [_series(config, name, position, picked, revisions) for position, name in enumerate(names)]
+    for column, at in zip(picked, x, strict=True):
+        first_point.setdefault(column[5], at)
+    charts = [_series(config, name, position, picked, x, revisions) for position, name in enumerate(names)]
     signal_list = [
         {"chart": s["chart"], "rule": s["rule"], "description": rule_description(s["rule"]), "ts": _iso(s["ts"]),
          "value": s["value"], "points": s["point_indices"], "measurements": s["measurement_ids"][:50]}
@@ -105,16 +113,14 @@ def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | Non
     }
 
 
-def _series(config: ChartConfig, name: str, position: int, picked: list, revisions: dict) -> dict:
+def _series(config: ChartConfig, name: str, position: int, picked: list, x: list, revisions: dict) -> dict:
     """One chart's points with per-point centre, ±1σ/±2σ zones and limits (from each point's own revision)."""
     count = len(picked)
-    x = [None] * count
     y = [None] * count
     center, ucl, lcl, sigma = (np.full(count, np.nan) for _ in range(4))
     flags = [None] * count
     by_revision: dict[int, list[int]] = {}
-    for i, (_pid, ts, value, value2, _size, revision_id, _index, lot, late) in enumerate(picked):
-        x[i] = _iso(ts)
+    for i, (_pid, _ts, value, value2, _size, revision_id, _index, lot, late) in enumerate(picked):
         v = value if position == 0 else value2
         y[i] = None if v is None or (isinstance(v, float) and math.isnan(v)) else v
         flags[i] = {"lot": lot, "late": late} if (lot or late) else None
