@@ -125,6 +125,21 @@ class MqttAdapter(Adapter):
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
         self.health.down(f"disconnected: {reason_code}")
 
+    def _on_connect_fail(self, _client, _userdata):
+        self.health.down(f"cannot reach the broker at {self.config['host']}:{self.config['port']}")
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties):
+        """A refused or downgraded subscription must not go unnoticed: the connector would look connected and receive
+        nothing (refused) or lose messages without redelivery (granted QoS 0)."""
+        refused = [
+            f"{topic}: {code}" for topic, code in zip(self.filters, reason_codes, strict=False)
+            if code.is_failure or code.value < self.config["qos"]
+        ]
+        if refused:
+            self.health.degraded(f"subscription refused or downgraded — {'; '.join(refused)}")
+            self.health.error(f"subscription refused or downgraded — {'; '.join(refused)}")
+            logger.error("%s: broker refused subscription(s): %s", self.spec.key, "; ".join(refused))
+
     def _on_message(self, _client, _userdata, message):
         self._inbox.append((self._generation, message))
         if not self._wakeup_pending:
@@ -141,6 +156,7 @@ class MqttAdapter(Adapter):
             client.tls_set(ca_certs=self.config["ca_file"], cert_reqs=ssl.CERT_REQUIRED)
         client.on_connect, client.on_disconnect, client.on_message = (
             self._on_connect, self._on_disconnect, self._on_message)
+        client.on_connect_fail, client.on_subscribe = self._on_connect_fail, self._on_subscribe
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         return client
 

@@ -179,3 +179,28 @@ async def test_broker_restart_reconnects_and_resumes_the_persistent_session(brok
     finally:
         await stop(task)
     assert [e.value for e in sink.of("IMM.CUSHION")] == [5.01, 5.02]
+
+
+async def test_a_downgraded_subscription_is_reported_not_silent(tmp_path):
+    # A broker capped at QoS 0 grants the subscription at QoS 0: messages would be lost without redelivery.
+    broker = PrivateMosquitto(tmp_path, extra_config="max_qos 0\n").start()
+    try:
+        adapter = MqttAdapter(spec(broker.port, "capped"), ListSink())
+        task = asyncio.create_task(adapter.run())
+        await wait_for(lambda: adapter.health.state == "degraded")
+        await stop(task)
+    finally:
+        broker.stop()
+    assert "refused or downgraded" in adapter.health.last_error and "Granted QoS 0" in adapter.health.last_error
+
+
+async def test_an_unreachable_broker_is_reported_down(tmp_path):
+    from tests.connectors.protocol_helpers import free_port
+
+    adapter = MqttAdapter(spec(free_port(), prefix()), ListSink())
+    task = asyncio.create_task(adapter.run())
+    try:
+        await wait_for(lambda: adapter.health.state == "down")
+    finally:
+        await stop(task)
+    assert "cannot reach the broker" in adapter.health.detail
