@@ -71,7 +71,7 @@ def mosquitto_available() -> bool:
     return shutil.which("mosquitto") is not None
 
 
-def publish(port: int, messages: list[tuple[str, bytes | str]], qos: int = 1) -> None:
+def publish(port: int, messages: list[tuple[str, bytes | str]], qos: int = 1, retain: bool = False) -> None:
     """Publish with a throwaway paho client and wait until the broker acknowledged every message."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -80,7 +80,7 @@ def publish(port: int, messages: list[tuple[str, bytes | str]], qos: int = 1) ->
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
-        infos = [client.publish(topic, payload, qos=qos) for topic, payload in messages]
+        infos = [client.publish(topic, payload, qos=qos, retain=retain) for topic, payload in messages]
         for info in infos:
             info.wait_for_publish(timeout=5)
     finally:
