@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from qms.web.forms.common import ReasonField
@@ -9,7 +10,7 @@ from spc.engine.rules import SHEWHART_RULES
 from spc.labels import RULE_DESCRIPTIONS
 from spc.models import CHART_TYPE_CHOICES, ChartConfig
 
-RULE_CHOICES = [(rule, f"{rule} — {RULE_DESCRIPTIONS[rule]}") for rule in SHEWHART_RULES]
+RULE_CHOICES = [(rule, format_lazy("{} — {}", rule, RULE_DESCRIPTIONS[rule])) for rule in SHEWHART_RULES]
 
 
 class DateTimeInput(forms.DateTimeInput):
