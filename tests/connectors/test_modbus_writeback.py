@@ -1,15 +1,12 @@
-"""Write-back to a real pymodbus server: coils and typed holding registers, confirmed by read-back."""
-import uuid
-
+"""Modbus write-back to a real pymodbus server: coils and typed holding registers, confirmed by read-back."""
 import pytest
 import pytest_asyncio
 
 from connectors.modbus.codec import decode
 from connectors.modbus.writeback import ModbusWriteError, write
-from connectors.mqtt.writeback import write as mqtt_write
 from connectors.simulator.modbus_server import RegisterBank, start_modbus_server
 from connectors.spec import ConnectorSpec, TagSpec
-from tests.connectors.protocol_helpers import free_port, port_open
+from tests.connectors.protocol_helpers import free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -59,16 +56,3 @@ async def test_a_dead_unit_fails_the_write(device):
     bank.set_down(2)
     with pytest.raises(ModbusWriteError, match="exception code 11"):
         await write(spec(port), "2/coil/1", True)
-
-
-async def test_mqtt_write_back_is_confirmed_by_the_retained_message():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
-    topic = f"qp-writeback/{uuid.uuid4().hex[:8]}/IMM01/hold"
-    mqtt_spec = ConnectorSpec(id=1, site="S1", name="mq", kind="mqtt", config={"host": "127.0.0.1", "port": 1883})
-    try:
-        assert await mqtt_write(mqtt_spec, topic, {"hold": True, "lot": "L1"}) == {"hold": True, "lot": "L1"}
-    finally:
-        from tests.connectors.protocol_helpers import publish
-
-        publish(1883, [(topic, b"")], retain=True)     # clear the retained message
