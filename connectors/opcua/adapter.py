@@ -11,6 +11,9 @@ event subscription per cycle-event source. No Django import.
   a new session and recreates the subscription. A republish spin is prevented by connectors.opcua.guards.
 - Our own loop watches the client state and counts reconnects; if the session cannot be used at all the adapter
   raises and the runner restarts it with backoff.
+- Backfill: values that come through asyncua's Republish after a reconnect, and values whose source time is older
+  than `backfill_after_s` on arrival, are flagged `backfill`. (Notifications the server still had queued arrive
+  as ordinary publishes after the session is re-activated — late, but not flagged unless older than the limit.)
 - Cycle events (EUROMAP 77 style CycleParametersEventType): one event per shot → one envelope per mapped field,
   all with the shot's time, lot and shot counter (`extra["shot"]`): one record per shot.
 """
@@ -84,7 +87,7 @@ class OpcUaAdapter(Adapter):
         self._skew_ms: float | None = None
 
     # --- notifications (called from asyncua's dispatch tasks) -----------------------------------------------
-    def on_datachange(self, node, value, data) -> None:
+    def on_datachange(self, node, value, data, *, replayed: bool = False) -> None:
         received = datetime.now(UTC)
         key = node.nodeid.to_string()
         tag = self.value_tags.get(key)
@@ -105,7 +108,7 @@ class OpcUaAdapter(Adapter):
         extra = {} if status == 0 else {"status": ua.StatusCode(status).name}
         self.buffer.append(self.envelope(
             tag, number, quality=quality, raw_value=jsonable(value), source_ts=source_ts, server_ts=server_ts,
-            received_ts=received, backfill=self._is_backfill(source_ts, received), extra=extra,
+            received_ts=received, backfill=replayed or self._is_backfill(source_ts, received), extra=extra,
         ))
 
     def on_event(self, event) -> None:
@@ -140,7 +143,7 @@ class OpcUaAdapter(Adapter):
 
         try:
             if isinstance(event, DataChangeEvent):
-                self.on_datachange(event.node, event.value, event.data)
+                self.on_datachange(event.node, event.value, event.data, replayed=event.replayed)
             elif isinstance(event, OpcEvent):
                 self.on_event(event.event)
             elif isinstance(event, StatusChangeEvent):

@@ -211,6 +211,8 @@ async def test_a_half_open_link_is_detected_and_missed_values_are_recovered(face
     finally:
         await proxy.stop()
     assert set(missed) <= set(run.values()), f"missed values not recovered: {run.values()}"
+    live = [e for e in run.sink.of("IMM01.BARREL_Z2.TEMP") if e.value in (201.0, 205.0)]
+    assert not any(e.backfill for e in live)
 
 
 async def test_republish_guard_stops_on_empty_messages_where_asyncua_spins(face):
