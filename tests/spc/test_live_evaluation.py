@@ -8,7 +8,7 @@ from spc.models import ChartPoint, Signal, SpcState
 from spc.seams import spc_signal_raised
 from spc.services.limits import limits_from_standard
 from spc.tasks import evaluate_points
-from tests.spc.live_support import chart_with_limits, eager_evaluation, post_values, ts  # noqa: F401 (fixture)
+from tests.spc.live_support import BASE, chart_with_limits, eager_evaluation, post_values, ts  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_evaluation")]
 
@@ -158,3 +158,14 @@ def test_a_limit_revision_needs_a_reason(characteristic):
     with pytest.raises(ValidationError) as error:
         limits_from_standard(config, center=230.0, sigma=1.0, reason="  ")
     assert "reason" in error.value.message_dict
+
+
+def test_subgroups_by_time_window_close_when_the_next_window_starts(characteristic, ingest):
+    chart_with_limits(characteristic, chart_type="xbar_s", subgroup_size=3, subgrouping="time", time_window_s=3600)
+    first_hour = [230.0, 230.2, 229.8, 230.4]
+    aligned = 3600 - int(BASE.timestamp()) % 3600  # seconds after BASE where a window starts
+    ingest(characteristic, first_hour, start=aligned, step=60)
+    assert ChartPoint.objects.count() == 0  # the hour is still open
+    ingest(characteristic, [230.1], start=aligned + 3 * 3600)  # a value of a later hour closes it
+    (point,) = ChartPoint.objects.all()
+    assert point.size == 4 and point.value == pytest.approx(sum(first_hour) / 4)
