@@ -114,3 +114,33 @@ async def test_readings_accumulate_while_the_database_is_down_and_drain_in_order
     status = await sync_to_async(ConnectorStatus.objects.get)(connector=tag.connector)
     await sync_to_async(connections.close_all)()
     assert status.stored == 300 and status.buffered == 0
+
+
+def test_run_connectors_stops_gracefully_on_sigterm_and_reports_stopped(tag, tmp_path):
+    """The real command, its OPC UA connector pointed at a closed port: it keeps retrying (and says why), and on
+    SIGTERM it stops its adapters, saves the status as 'stopped' and exits 0."""
+    import signal
+
+    from connectors.models import Connector
+
+    settings = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"}
+    env.pop("REDIS_URL", None)
+    Connector.objects.filter(pk=tag.connector.pk).update(config={"endpoint": "opc.tcp://127.0.0.1:9/"})
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_connectors", "--outbox", str(tmp_path / "o.sqlite3"), "--config-poll", "0.2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not ConnectorStatus.objects.filter(connector=tag.connector).exists():
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output[-2000:]
+    status = ConnectorStatus.objects.get(connector=tag.connector)
+    assert status.state == "stopped"
+    assert "Connect call failed" in status.last_error
