@@ -29,6 +29,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = IngestBatch._meta.get_field("idempotency_key").max_
 _CODE_LENGTH = Characteristic._meta.get_field("code").max_length
 _EQUIPMENT_CODE_LENGTH = Equipment._meta.get_field("code").max_length
 _FIELD_LENGTH = DeadLetter._meta.get_field("field").max_length
+_SOURCE_LENGTH = Measurement._meta.get_field("source").max_length
+_CLIENT_LENGTH = IngestBatch._meta.get_field("client").max_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,10 @@ def ingest_measurements(*, site, items: list, source: str, idempotency_key: str 
     Raises IdempotencyKeyConflict when the key was used before with a different batch.
     """
     client = client or source
+    if not source or len(source) > _SOURCE_LENGTH or len(client) > _CLIENT_LENGTH:
+        raise ValueError(f"source/client must be 1–{_SOURCE_LENGTH}/{_CLIENT_LENGTH} characters")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValueError(f"an idempotency key has 1–{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
     fingerprint = batch_fingerprint(site.pk, items) if idempotency_key else ""
     if idempotency_key:
         previous = IngestBatch.objects.filter(client=client, idempotency_key=idempotency_key).first()
