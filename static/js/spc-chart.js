@@ -36,8 +36,13 @@
              hoverinfo: "skip", xaxis: axis.x, yaxis: axis.y, showlegend: axis.legend };
   }
 
+  // centre + kσ per point; below the centre never under the LCL (R, S, MR, p … charts floor it at 0).
   function offset(chart, k) {
-    return chart.center.map(function (c, i) { var s = chart.sigma[i]; return c === null || s === null ? null : c + k * s; });
+    return chart.center.map(function (c, i) {
+      var s = chart.sigma[i], lcl = chart.lcl[i];
+      if (c === null || s === null) { return null; }
+      return k < 0 && lcl !== null ? Math.max(c + k * s, lcl) : c + k * s;
+    });
   }
 
   function chartTraces(data, chart, position, axis) {
@@ -49,18 +54,23 @@
       if (meta && meta.late) { parts.push(L.late); }
       return parts.join("<br>");
     });
+    // Zones as shaded bands (A: 2–3σ, B: 1–2σ, C: within 1σ), drawn first so the points lie on top. SVG traces:
+    // only they fill between neighbours; a band is a handful of step lines even for thousands of points.
+    if (chart.sigma.some(function (s) { return s !== null; })) {
+      var bands = [[3, null, false], [2, "rgba(220,38,38,0.07)", L.zone2], [1, "rgba(217,119,6,0.07)", L.zone1],
+                   [-1, "rgba(22,163,74,0.06)", false], [-2, "rgba(217,119,6,0.07)", false], [-3, "rgba(220,38,38,0.07)", false]];
+      bands.forEach(function (band) {
+        traces.push({ type: "scatter", mode: "lines", x: chart.x, y: offset(chart, band[0]), name: band[2] || "",
+                      line: { width: band[0] === 3 || band[0] === -3 ? 0 : 0.6, color: COLORS.zone, dash: "dot", shape: "hv" },
+                      fill: band[1] ? "tonexty" : "none", fillcolor: band[1] || undefined, hoverinfo: "skip",
+                      xaxis: axis.x, yaxis: axis.y, showlegend: Boolean(band[2]) && axis.legend });
+      });
+    }
     traces.push({ type: "scattergl", mode: "lines+markers", x: chart.x, y: chart.y, name: chart.label, text: hover, hoverinfo: "text",
                   marker: { size: 4, color: COLORS.point }, line: { width: 1, color: COLORS.point }, xaxis: axis.x, yaxis: axis.y, showlegend: false });
     traces.push(line(chart.x, chart.center, L.center, COLORS.center, "solid", axis));
     traces.push(line(chart.x, chart.ucl, L.ucl, COLORS.limit, "dash", axis));
     traces.push(line(chart.x, chart.lcl, L.lcl, COLORS.limit, "dash", axis));
-    if (chart.sigma.some(function (s) { return s !== null; })) {
-      [1, 2].forEach(function (k) {
-        var label = k === 1 ? L.zone1 : L.zone2;
-        traces.push(line(chart.x, offset(chart, k), label, COLORS.zone, "dot", axis, 1));
-        traces.push(line(chart.x, offset(chart, -k), label, COLORS.zone, "dot", { x: axis.x, y: axis.y, legend: false }, 1));
-      });
-    }
     var marked = data.signals.filter(function (s) { return s.chart === chart.name; });
     if (marked.length) {
       traces.push({ type: "scattergl", mode: "markers", name: L.signals + " · " + chart.label, x: marked.map(function (s) { return s.ts; }),
