@@ -31,7 +31,7 @@ from connectors.files.fields import zone
 
 from .config import validate_config, validate_tag
 from .crypto import parse_key
-from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_message
+from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_records
 from .sparkplug import NAMESPACE, SparkplugError, SparkplugSession, rebirth_command
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class MqttAdapter(Adapter):
             ts_path=self.config["ts_path"], lot_path=self.config["lot_path"], id_path=self.config["id_path"],
             tz=zone(self.config["timezone"]), ts_format=self.config["ts_format"],
             sm4_key=self._sm4_key(), encryption_base64=self.config["encryption_encoding"] == "base64",
-            encryption_bind_topic=self.config["encryption_bind_topic"],
+            encryption_bind_topic=self.config["encryption_bind_topic"], records_path=self.config["records_path"],
         )
         self.tags = {index: tag for index, tag in enumerate(spec.tags)}
         self.sparkplug = SparkplugSession() if self.config["payload_format"] == "sparkplug_b" else None
@@ -181,28 +181,31 @@ class MqttAdapter(Adapter):
             self.received += 1
             acks.append((generation, message))
             try:
-                decoded = decode_message(message.topic, message.payload, self.router.tags_for(message.topic),
+                records = decode_records(message.topic, message.payload, self.router.tags_for(message.topic),
                                          self.settings)
             except PayloadError as exc:
                 self._reject(message.topic, str(exc))
                 continue
-            if decoded.dedupe_key in self.seen or decoded.dedupe_key in self._in_flight:
-                self.duplicates += 1
-                continue
-            self._in_flight.add(decoded.dedupe_key)
-            keys.append(decoded.dedupe_key)
-            if not decoded.values:
-                self._reject(message.topic, "no tag is mapped to this topic")
-            for value in decoded.values:
-                tag = self.tags[value.key]
-                if value.problem:
-                    self._reject(message.topic, value.problem)
+            extra = {"topic": message.topic, "dup": True} if message.dup else {"topic": message.topic}
+            for decoded in records:
+                if decoded.problem:
+                    self._reject(message.topic, decoded.problem)
                     continue
-                envelopes.append(self.envelope(
-                    tag, value.value, quality="good", raw_value=value.raw, source_ts=decoded.source_ts,
-                    received_ts=received_ts, lot=decoded.lot,
-                    extra={"topic": message.topic, "dup": bool(message.dup)} if message.dup else {"topic": message.topic},
-                ))
+                if decoded.dedupe_key in self.seen or decoded.dedupe_key in self._in_flight:
+                    self.duplicates += 1
+                    continue
+                self._in_flight.add(decoded.dedupe_key)
+                keys.append(decoded.dedupe_key)
+                if not decoded.values:
+                    self._reject(message.topic, "no tag is mapped to this topic")
+                for value in decoded.values:
+                    if value.problem:
+                        self._reject(message.topic, value.problem)
+                        continue
+                    envelopes.append(self.envelope(
+                        self.tags[value.key], value.value, quality="good", raw_value=value.raw,
+                        source_ts=decoded.source_ts, received_ts=received_ts, lot=decoded.lot, extra=dict(extra),
+                    ))
         return envelopes, keys, acks
 
     def _decode_sparkplug(self, batch: list) -> tuple[list, list[str], list]:

@@ -3,7 +3,7 @@
 Connector config: {"host": "127.0.0.1", "port": 1883, "client_id": "qp-s1-line1", "username": "",
                    "keepalive_s": 30, "session_expiry_s": 86400, "qos": 1, "tls": false, "ca_file": "",
                    "ts_path": "ts", "ts_format": null, "timezone": "Asia/Shanghai", "lot_path": "lot",
-                   "id_path": "msg_id", "max_batch": 500}
+                   "id_path": "msg_id", "max_batch": 500, "records_path": null | "$" | "data.items"}
                    "payload_encryption": null | "sm4-gcm", "encryption_encoding": "raw" | "base64",
                    "encryption_bind_topic": true}
   secrets: {"password": "...", "sm4_key": "<32 hex digits>"}
@@ -18,7 +18,7 @@ from connectors.files.fields import FieldError, zone
 
 CONFIG_KEYS = {"host", "port", "client_id", "username", "keepalive_s", "session_expiry_s", "qos", "tls", "ca_file",
                "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch", "payload_encryption",
-               "encryption_encoding", "encryption_bind_topic", "payload_format"}
+               "encryption_encoding", "encryption_bind_topic", "payload_format", "records_path"}
 
 
 def _optional_text(config: dict, key: str) -> str | None:
@@ -60,6 +60,7 @@ def validate_config(config: dict) -> dict:
         "max_batch": number(config, "max_batch", 500, minimum=1, maximum=10_000, integer=True),
         "payload_encryption": _encryption(config),
         "payload_format": choice(config, "payload_format", "json", ("json", "sparkplug_b")),
+        "records_path": _optional_text(config, "records_path"),
         "encryption_encoding": choice(config, "encryption_encoding", "raw", ("raw", "base64")),
         "encryption_bind_topic": bool(config.get("encryption_bind_topic", True)),
     }

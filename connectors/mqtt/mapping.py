@@ -33,6 +33,7 @@ class PayloadSettings:
     sm4_key: bytes | None = None        # SM4-GCM payload decryption (connectors/mqtt/crypto.py)
     encryption_base64: bool = False
     encryption_bind_topic: bool = True
+    records_path: str | None = None     # a batch: the array of records in the payload ("$" = the payload is one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,12 @@ class DecodedValue:
 
 @dataclass(frozen=True, slots=True)
 class DecodedMessage:
+    """One record: the whole payload, or one element of a batch payload (`records_path`)."""
     dedupe_key: str
     source_ts: datetime | None
     lot: str | None
     values: list[DecodedValue]
+    problem: str | None = None           # this record is unusable (the batch's other records still count)
 
 
 class TopicRouter:
@@ -78,7 +81,9 @@ class TopicRouter:
         return found
 
 
-def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: PayloadSettings) -> DecodedMessage:
+def decode_records(topic: str, payload: bytes, tags: list[TopicTag], settings: PayloadSettings) -> list[DecodedMessage]:
+    """The payload's records: one, or every element of the array at `records_path` (batching publishers). Raises
+    PayloadError when the payload as a whole is unusable; a bad record in a batch comes back with its `problem`."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if settings.sm4_key is not None:
@@ -91,6 +96,29 @@ def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: P
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"not JSON: {exc}") from None
+    if not settings.records_path:
+        return [_decode_record(topic, payload, document, tags, settings, None)]
+    records = get_path(document, settings.records_path)
+    if not isinstance(records, list):
+        raise PayloadError(f"no array of records at '{settings.records_path}'")
+    decoded = []
+    for index, record in enumerate(records):
+        try:
+            if not isinstance(record, dict):
+                raise PayloadError("not a JSON object")
+            decoded.append(_decode_record(topic, payload, record, tags, settings, index))
+        except PayloadError as exc:
+            decoded.append(DecodedMessage("", None, None, [], problem=f"record {index}: {exc}"))
+    return decoded
+
+
+def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: PayloadSettings) -> DecodedMessage:
+    """A payload that is one record."""
+    return decode_records(topic, payload, tags, settings)[0]
+
+
+def _decode_record(topic: str, payload: bytes, document, tags: list[TopicTag], settings: PayloadSettings,
+                   index: int | None) -> DecodedMessage:
     source_ts = None
     if settings.ts_path:
         raw_ts = get_path(document, settings.ts_path)
@@ -116,8 +144,10 @@ def decode_message(topic: str, payload: bytes, tags: list[TopicTag], settings: P
             values.append(DecodedValue(tag.key, parse_number(raw), raw, None))
         except FieldError as exc:
             values.append(DecodedValue(tag.key, None, raw, f"value at '{tag.value_path}': {exc}"))
-    return DecodedMessage(dedupe_key=dedupe_key(topic, payload, document, settings, source_ts), source_ts=source_ts,
-                          lot=lot, values=values)
+    key = dedupe_key(topic, payload, document, settings, source_ts)
+    if index is not None and "|sha|" in key:
+        key = f"{key}|{index}"          # records of one batch without id or time: told apart by position
+    return DecodedMessage(dedupe_key=key, source_ts=source_ts, lot=lot, values=values)
 
 
 def dedupe_key(topic: str, payload: bytes, document, settings: PayloadSettings, source_ts: datetime | None) -> str:

@@ -204,3 +204,18 @@ async def test_an_unreachable_broker_is_reported_down(tmp_path):
     finally:
         await stop(task)
     assert "cannot reach the broker" in adapter.health.detail
+
+
+async def test_a_batch_message_is_stored_record_by_record_and_a_repeat_of_it_stored_once():
+    topic_root = prefix()
+    sink = ListSink()
+    adapter = MqttAdapter(spec(1883, topic_root, records_path="items"), sink)
+    task = await start(adapter)
+    batch = json.dumps({"items": [json.loads(cycle(n)) for n in range(3)]})
+    try:
+        await asyncio.to_thread(publish, 1883, [(f"{topic_root}/imm01/cycle", batch)] * 2)
+        await wait_for(lambda: adapter.received == 2)
+    finally:
+        await stop(task)
+    assert [e.value for e in sink.of("IMM.CUSHION")] == [5.0, 5.01, 5.02]
+    assert adapter.duplicates == 3

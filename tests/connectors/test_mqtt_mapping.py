@@ -96,3 +96,27 @@ def test_qos_0_is_refused_because_it_can_lose_messages():
 def test_unknown_time_zone_is_refused():
     with pytest.raises(ConfigError, match="timezone"):
         validate_config({"host": "127.0.0.1", "timezone": "Mars/Olympus"})
+
+
+def test_a_batch_payload_gives_one_record_per_element_and_keeps_bad_ones_apart():
+    from connectors.mqtt.mapping import decode_records
+
+    settings = PayloadSettings(records_path="$", id_path="id")
+    payload = json.dumps([
+        {"id": "a", "ts": "2026-11-28T08:00:00Z", "v": 1.5},
+        {"id": "b", "ts": "not a time", "v": 2.5},
+        {"id": "c", "ts": "2026-11-28T08:00:02Z", "v": 3.5},
+        "junk",
+    ]).encode()
+    records = decode_records("plant/x", payload, [TopicTag("plant/x", "v", "v")], settings)
+    assert [(r.dedupe_key, [v.value for v in r.values]) for r in records if not r.problem] == [
+        ("plant/x|id|a", [1.5]), ("plant/x|id|c", [3.5])]
+    assert [r.problem for r in records if r.problem] == [
+        "record 1: timestamp at 'ts': not a timestamp: 'not a time'", "record 3: not a JSON object"]
+
+
+def test_a_batch_path_that_is_not_an_array_rejects_the_message():
+    from connectors.mqtt.mapping import decode_records
+
+    with pytest.raises(PayloadError, match="no array of records at 'items'"):
+        decode_records("t", b'{"items": {}}', [], PayloadSettings(records_path="items"))
