@@ -53,10 +53,11 @@ def rows_to_envelopes(connector_key: str, layout: TableLayout, rows: list[dict],
             unusable.append(row_id)
             continue
         for value in mapped.values:
+            raw = row.get(value.column)
             envelopes.append(Envelope(
                 connector=connector_key, source_ref=f"{layout.table}#{row_id}/{value.column}",
-                characteristic=value.characteristic, value=value.value, raw_value=row.get(value.column, value.value)
-                if isinstance(row.get(value.column), int | float | str) else value.value,
+                characteristic=value.characteristic, value=value.value,
+                raw_value=raw if isinstance(raw, int | float | str) else value.value,   # JSON-safe: Decimal → number
                 quality="good", source_ts=mapped.ts, server_ts=None, received_ts=received_ts, lot=mapped.lot,
                 equipment=mapped.equipment, extra={"row_id": str(row_id)},
             ))
