@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from qms.audit.context import because
@@ -32,8 +32,11 @@ def ensure_chart_config(characteristic: Characteristic) -> ChartConfig:
     if config is not None:
         return config
     chart_type = default_chart_type(characteristic)
-    return configure_chart(characteristic, chart_type=chart_type,
-                           reason=_("Default chart configuration from the data dictionary."))
+    try:
+        return configure_chart(characteristic, chart_type=chart_type,
+                               reason=_("Default chart configuration from the data dictionary."))
+    except IntegrityError:  # a concurrent first delivery created it a moment earlier (configure_chart's savepoint)
+        return ChartConfig.objects.get(characteristic=characteristic)
 
 
 def configure_chart(characteristic: Characteristic, *, reason: str, chart_type: str | None = None,

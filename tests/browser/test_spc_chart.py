@@ -104,6 +104,10 @@ def test_the_chart_page_draws_the_signals_with_the_rule_on_hover(live_server, br
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
     shoot(page, "spc-chart-en-1024")
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    shoot(page, "spc-chart-en-768")
 
     page.goto(f"{live_server.url}/spc/")
     assert page.locator("table.spc-overview").inner_text().count("IMM01.PART.WEIGHT") == 1

@@ -176,3 +176,25 @@ def test_changing_the_chart_type_via_the_page_waits_for_new_limits(characteristi
         "xbar_r", 5, ["WE1", "N2"], ["WE1"])
     assert config.live.revision is None
     assert ChartPoint.objects.count() == 0
+
+
+def test_ewma_limits_widen_point_by_point_and_cusum_draws_both_sums(site, engineer_client, mes_client,
+                                                                   django_capture_on_commit_callbacks):
+    ewma = CharacteristicFactory(site=site, code="IMM01.EWMA.TEMP")
+    chart_with_limits(ewma, chart_type="ewma", rules=["EWMA"], params={"lambda": 0.2, "L": 3.0})
+    with django_capture_on_commit_callbacks(execute=True):
+        post_values(mes_client, ewma.code, [230.0 + 0.2 * (i % 3) for i in range(20)])
+    (chart,) = engineer_client.get(chart_url(ewma)).json()["charts"]
+    widths = [u - c for u, c in zip(chart["ucl"], chart["center"], strict=True)]
+    assert chart["name"] == "ewma" and widths == sorted(widths) and widths[0] == pytest.approx(3 * 0.2)
+    assert widths[-1] == pytest.approx(3 * (0.2 / 1.8) ** 0.5, rel=1e-3)  # → Lσ√(λ/(2−λ))
+
+    cusum = CharacteristicFactory(site=site, code="IMM01.CUSUM.TEMP")
+    chart_with_limits(cusum, chart_type="cusum", rules=["CUSUM"], params={"k": 0.5, "h": 5.0})
+    with django_capture_on_commit_callbacks(execute=True):  # a 1σ shift: C⁺ grows by 0.5σ per point
+        post_values(mes_client, cusum.code, [231.0] * 12)
+    body = engineer_client.get(chart_url(cusum)).json()
+    assert [c["name"] for c in body["charts"]] == ["cusum_pos", "cusum_neg"]
+    assert body["charts"][0]["y"][:3] == pytest.approx([0.5, 1.0, 1.5]) and body["charts"][0]["ucl"][0] == 5.0
+    assert {s["rule"] for s in body["signals"]} == {"CUSUM"}
+    assert body["signals"][0]["points"][0] == 0  # dated back to where the sum left zero
