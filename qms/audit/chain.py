@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from qms.audit.canonical import GENESIS_HASH, HASHED_FIELDS, entry_hash, entry_payload, jsonable
 from qms.audit.context import ACTOR_LABEL_MAX, Actor, current_actor, current_reason
+from qms.bulk_sql import insert_rows
 from qms.models import AuditChainHead, AuditEntry
 
 __all__ = ["GENESIS_HASH", "ChainProblem", "audit_batch", "chain_head", "record_audit", "verify_chain"]
@@ -148,7 +149,7 @@ def _append_entries(entries: list[AuditEntry]) -> None:
             entry.hash = prev_hash = entry_hash(
                 prev_hash, entry_payload({name: getattr(entry, name) for name in _STORED_FIELDS})
             )
-        AuditEntry.objects.bulk_create(entries, batch_size=_INSERT_BATCH_SIZE)
+        insert_rows(entries, batch_size=_INSERT_BATCH_SIZE)
         AuditChainHead.objects.filter(id=1).update(last_hash=prev_hash, last_seq=seq)
 
 
