@@ -34,7 +34,7 @@ ensure_gettext() {
 
 compile_catalogues() {
   ensure_gettext
-  "$VENV/bin/python" manage.py compilemessages --ignore=.venv -v 0
+  DJANGO_DEBUG=1 "$VENV/bin/python" manage.py compilemessages --ignore=.venv -v 0
 }
 
 postgres_up() { "$VENV/bin/python" - <<'PYEOF' 2>/dev/null
