@@ -164,6 +164,9 @@ class MqttAdapter(Adapter):
         self.rejected += 1
         self.rejections.append((datetime.now(UTC), topic, reason))
         self.health.error(f"{topic}: {reason}")
+        # The status page shows state and detail: the count of rejected payloads belongs there, not only in a log.
+        base = self.health.detail.split(" · rejected ", 1)[0]
+        self.health.detail = f"{base} · rejected {self.rejected} payload(s), last: {reason}"[:500]
         logger.warning("%s: rejected message on %s: %s", self.spec.key, topic, reason)
 
     def _remember(self, key: str) -> None:

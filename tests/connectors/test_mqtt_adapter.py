@@ -87,6 +87,7 @@ async def test_a_bad_payload_is_rejected_and_counted_and_the_session_goes_on():
                                                 (f"{topic_root}/imm01/cycle", cycle(2))])
         await wait_for(lambda: len(sink.envelopes) == 2)
         assert adapter.health.state == "connected"
+        assert "rejected 1 payload(s), last: not JSON" in adapter.health.detail
     finally:
         await stop(task)
     assert adapter.rejected == 1
