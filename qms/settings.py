@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
         "LotKindEnum": "traceability.models.Lot.Kind",
         "ConnectorKindEnum": "connectors.models.core.Connector.Kind",
         "WriteBackCommandStatusEnum": "connectors.models.core.WriteBackCommand.Status",
+        "SpcRuleEnum": "spc.serializers.RULE_IDS",
     },
 }
 
