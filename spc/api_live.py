@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -58,6 +58,27 @@ def config_in_scope(request, pk: int) -> ChartConfig:
     return config
 
 
+CHART_EXAMPLE = {
+    "characteristic": {"id": 7, "code": "IMM01.PART.WEIGHT", "name": "Part weight", "unit": "g", "lsl": 48.2,
+                       "usl": 48.8, "nominal": 48.5},
+    "config": {"chart_type": "imr", "subgroup_size": 1, "subgrouping": "count", "rules": ["WE1", "WE2", "WE3", "WE4"],
+               "dispersion_rules": ["WE1"]},
+    "charts": [
+        {"name": "i", "label": "Individual value (I)", "x": ["2026-11-28T09:03:34+08:00", "2026-11-28T09:04:34+08:00"],
+         "y": [48.52, 48.71], "center": [48.5, 48.5], "ucl": [48.65, 48.65], "lcl": [48.35, 48.35],
+         "sigma": [0.05, 0.05], "meta": [{"lot": "L-002", "late": False}, {"lot": "L-002", "late": False}]},
+        {"name": "mr", "label": "Moving range (MR)", "x": ["…"], "y": [None, 0.19], "center": [0.0564, 0.0564],
+         "ucl": [0.1843, 0.1843], "lcl": [0.0, 0.0], "sigma": [0.0426, 0.0426], "meta": [None, None]},
+    ],
+    "signals": [{"chart": "i", "rule": "WE1", "description": "1 point beyond the 3σ control limits",
+                 "ts": "2026-11-28T09:04:34+08:00", "value": 48.71, "points": [1], "measurements": [5321]}],
+    "revisions": [{"number": 1, "ts": "2026-11-28T08:00:00+08:00", "first_point_ts": "2026-11-28T09:03:34+08:00",
+                   "method": "baseline", "method_label": "computed from a baseline period", "reason": "PPAP run 12",
+                   "by": "engineer", "summary": {"i": {"center": 48.5, "ucl": 48.65, "lcl": 48.35}}}],
+    "lots": ["L-002"], "total_points": 2, "returned_points": 2, "decimated": False, "spec_applies": True,
+}
+
+
 class ChartDataView(APIView):
     token_scopes = {"GET": ANY_TOKEN}
     user_perms = {"GET": "spc.view_chartpoint"}
@@ -69,6 +90,9 @@ class ChartDataView(APIView):
             description=f"Decimate to about this many points (default {DEFAULT_MAX_POINTS}, at most {MAX_POINTS}); "
                         "per bucket the first, lowest and highest point are kept, and every signalled point.")],
         responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("I-MR chart", value=CHART_EXAMPLE, response_only=True)],
+        description="Points as judged live, each with the centre, σ and limits of the revision that judged it; "
+                    "signals with the rule; limit revisions; see docs/spc-live.md.",
     )
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)

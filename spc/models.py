@@ -122,7 +122,8 @@ class SpcState(models.Model):
                                   verbose_name=_("chart configuration"))
     revision = models.ForeignKey(LimitRevision, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     engine_state = models.JSONField(null=True, blank=True)
-    pending = models.JSONField(default=list, blank=True)  # [[id, ts, value, lot], ...] of the open subgroup
+    # [[id, ts, value, lot], ...]: the open subgroup — or, while there are no limits, the values waiting for them
+    pending = models.JSONField(default=list, blank=True)
     recent = models.JSONField(default=list, blank=True)  # [[index, chart point id, ts], ...] of the last points
     deliveries = models.JSONField(default=list, blank=True)  # fingerprints of recently evaluated deliveries
     point_count = models.PositiveBigIntegerField(default=0)
