@@ -1,10 +1,14 @@
 """Batched appends to the audit chain (`audit_batch`): one head lock and one bulk insert per batch, yet the same chain
 as appending one by one — verifiable, unforked, rolled back with the caller, accepted by the append-only triggers."""
 import threading
+import types
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from hypothesis import given
+from hypothesis import strategies as st
 
+from qms.audit.canonical import canonical_json, jsonable
 from qms.audit.chain import audit_batch, chain_head, record_audit, verify_chain
 from qms.models import AuditChainHead, AuditEntry
 from tests.audit_helpers import append_only_triggers  # noqa: F401  (a fixture)
@@ -181,3 +185,23 @@ def test_batches_and_single_appends_racing_never_fork_the_chain():
     runs = [batched[i:i + batch_size] for i in range(0, len(batched), batch_size)]
     assert all(run == list(range(run[0], run[0] + batch_size)) for run in runs)  # each batch is one unbroken run
 
+
+
+# --- jsonable's fast path for exact str/dict/list gives what the general path gives ---------------------------------
+
+_leaves = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.decimals(allow_nan=False)
+
+
+def _general_path_twin(value):
+    """The same value in types that skip jsonable's exact-type fast path (mapping proxy, tuple)."""
+    if type(value) is dict:
+        return types.MappingProxyType({key: _general_path_twin(item) for key, item in value.items()})
+    if type(value) is list:
+        return tuple(_general_path_twin(item) for item in value)
+    return value
+
+
+@given(st.recursive(_leaves, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children,
+                                                                                            max_size=4), max_leaves=20))
+def test_jsonable_fast_path_matches_the_general_path(value):
+    assert canonical_json(jsonable(value)) == canonical_json(jsonable(_general_path_twin(value)))

@@ -45,6 +45,13 @@ def format_ts(value: dt.datetime) -> str:
 
 def jsonable(value):
     """Turn `value` into plain JSON types whose encoding survives a round trip through jsonb/JSON text unchanged."""
+    kind = type(value)  # exact str/dict/list first: the same results as below, without a dozen isinstance checks
+    if kind is str:
+        return _text(value)
+    if kind is dict:
+        return {_text(str(key)): jsonable(item) for key, item in value.items()}
+    if kind is list:
+        return [jsonable(item) for item in value]
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
