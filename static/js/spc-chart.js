@@ -31,7 +31,19 @@
     return params;
   }
 
+  // A step line only needs the points where its value changes (plus the last): constant limits become two points,
+  // which keeps the SVG zone bands light however many points are drawn.
+  function steps(x, y) {
+    var sx = [], sy = [];
+    for (var i = 0; i < y.length; i++) {
+      if (i === 0 || i === y.length - 1 || y[i] !== y[i - 1]) { sx.push(x[i]); sy.push(y[i]); }
+    }
+    return { x: sx, y: sy };
+  }
+
   function line(x, y, name, color, dash, axis, width) {
+    var compact = steps(x, y);
+    x = compact.x; y = compact.y;
     return { type: "scattergl", mode: "lines", x: x, y: y, name: name, line: { color: color, dash: dash || "solid", width: width || 1.5, shape: "hv" },
              hoverinfo: "skip", xaxis: axis.x, yaxis: axis.y, showlegend: axis.legend };
   }
@@ -60,7 +72,8 @@
       var bands = [[3, null, false], [2, "rgba(220,38,38,0.07)", L.zone2], [1, "rgba(217,119,6,0.07)", L.zone1],
                    [-1, "rgba(22,163,74,0.06)", false], [-2, "rgba(217,119,6,0.07)", false], [-3, "rgba(220,38,38,0.07)", false]];
       bands.forEach(function (band) {
-        traces.push({ type: "scatter", mode: "lines", x: chart.x, y: offset(chart, band[0]), name: band[2] || "",
+        var edge = steps(chart.x, offset(chart, band[0]));
+        traces.push({ type: "scatter", mode: "lines", x: edge.x, y: edge.y, name: band[2] || "",
                       line: { width: band[0] === 3 || band[0] === -3 ? 0 : 0.6, color: COLORS.zone, dash: "dot", shape: "hv" },
                       fill: band[1] ? "tonexty" : "none", fillcolor: band[1] || undefined, hoverinfo: "skip",
                       xaxis: axis.x, yaxis: axis.y, showlegend: Boolean(band[2]) && axis.legend });
