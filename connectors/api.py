@@ -1,7 +1,8 @@
 """Connector API: /api/v1/connectors/ — CRUD (quality engineers, admins), status, OPC UA browse, write-back commands.
 
 Secrets are write-only: responses list which secrets are set, never their values. Machine tokens have no access;
-everything is for signed-in users of the connector's site (Prometheus reads /api/v1/metrics, see metrics.py).
+everything is for signed-in users of the connector's site (Prometheus reads /api/v1/metrics with a
+metrics:read token, see metrics.py).
 Views translate HTTP to connectors.configuration / connectors.services calls, which hold the rules.
 """
 from __future__ import annotations

@@ -1,44 +1,31 @@
 """Prometheus metrics of the connector layer in the text exposition format: GET /api/v1/metrics
 
-Protection: with QP_METRICS_TOKEN set (environment or settings) the scraper must send
-`Authorization: Bearer <QP_METRICS_TOKEN>`; without it, only loopback clients (a Prometheus or node exporter on the
-same host / behind the reverse proxy) are answered. Everyone else gets 404 — the endpoint does not advertise itself.
+Who may read: a machine token with the `metrics:read` scope (a Prometheus scraper: `authorization: {type: Bearer,
+credentials: <token>}`) sees its own site's connectors; a signed-in user with connectors.view_connector sees the
+sites they belong to. Anonymous requests get the API's usual 401/403 — like every /api/v1/ endpoint.
 """
 from __future__ import annotations
 
-import hmac
-import os
-
-from django.conf import settings
 from django.db.models import Count
-from django.http import Http404, HttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from connectors.models import Connector, ConnectorStatus, TagMapping, WriteBackCommand
+from qms.auth.scoping import allowed_site_ids
 
-LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 COUNTERS = ("received", "stored", "duplicates", "rejected", "bad_quality", "reconnects")
 STATES = [value for value, _label in ConnectorStatus.State.choices]
-
-
-def metrics_token() -> str:
-    return getattr(settings, "QP_METRICS_TOKEN", None) or os.environ.get("QP_METRICS_TOKEN", "")
-
-
-def allowed(request) -> bool:
-    token = metrics_token()
-    if token:
-        header = request.headers.get("Authorization", "")
-        return header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token)
-    return request.META.get("REMOTE_ADDR") in LOOPBACK
 
 
 def _label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(now=None) -> str:
+def render_metrics(site_ids, now=None) -> str:
     now = now or timezone.now()
     lines: list[str] = []
 
@@ -46,8 +33,9 @@ def render_metrics(now=None) -> str:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
 
-    connectors = list(Connector.objects.select_related("site", "status").order_by("site__code", "name"))
-    stale = dict(TagMapping.objects.filter(stale_since__isnull=False).values("connector")
+    connectors = list(Connector.objects.filter(site__in=site_ids).select_related("site", "status")
+                      .order_by("site__code", "name"))
+    stale = dict(TagMapping.objects.filter(stale_since__isnull=False, connector__site__in=site_ids).values("connector")
                  .annotate(n=Count("id")).values_list("connector", "n"))
     labels = {c.pk: f'site="{_label(c.site.code)}",connector="{_label(c.name)}",kind="{c.kind}"' for c in connectors}
 
@@ -92,15 +80,30 @@ def render_metrics(now=None) -> str:
     for c in connectors:
         lines.append(f"qualitypulse_connector_stale_tags{{{labels[c.pk]}}} {stale.get(c.pk, 0)}")
     family("qualitypulse_writeback_commands", "gauge", "Write-back commands by status.")
-    for row in WriteBackCommand.objects.values("connector", "status").annotate(n=Count("id")).order_by():
+    for row in WriteBackCommand.objects.filter(connector__site__in=site_ids).values("connector", "status") \
+            .annotate(n=Count("id")).order_by():
         if row["connector"] in labels:
             lines.append(f'qualitypulse_writeback_commands{{{labels[row["connector"]]},status="{row["status"]}"}} '
                          f'{row["n"]}')
     return "\n".join(lines) + "\n"
 
 
-@require_GET
-def metrics_view(request):
-    if not allowed(request):
-        raise Http404
-    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+class PrometheusTextRenderer(BaseRenderer):
+    media_type = "text/plain"
+    format = "prometheus"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data.encode("utf-8") if isinstance(data, str) else JSONRenderer().render(data)
+
+
+class MetricsView(APIView):
+    token_scopes = {"GET": "metrics:read"}
+    user_perms = {"GET": "connectors.view_connector"}
+    renderer_classes = [PrometheusTextRenderer, JSONRenderer]
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    def get(self, request):
+        """Connector metrics of the sites the caller may see, in the Prometheus text format (version 0.0.4)."""
+        text = render_metrics(allowed_site_ids(request))
+        return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

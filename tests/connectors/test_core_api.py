@@ -88,19 +88,23 @@ def test_delete_with_a_reason(engineer_client, site):
     assert not Connector.objects.filter(pk=connector.pk).exists()
 
 
-def test_metrics_answer_loopback_in_prometheus_text(client, site):
+def test_metrics_are_prometheus_text_of_the_tokens_site(site, other_site):
+    from tests.factories import token_client
+
     connector = ConnectorFactory(site=site, name="m1")
     ConnectorStatus.objects.create(connector=connector, state="connected", received=5, buffered=2)
-    response = client.get("/api/v1/metrics", REMOTE_ADDR="127.0.0.1")
+    ConnectorFactory(site=other_site, name="theirs")
+    client, _token = token_client(site, scopes=("metrics:read",))
+    response = client.get("/api/v1/metrics")
     text = response.content.decode()
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     assert 'qualitypulse_connector_up{site="S1",connector="m1",kind="opcua"} 1' in text
     assert 'qualitypulse_connector_received_total{site="S1",connector="m1",kind="opcua"} 5' in text
+    assert "theirs" not in text
 
 
-def test_metrics_hide_from_other_hosts_and_want_the_token_when_set(client, site, monkeypatch):
-    assert client.get("/api/v1/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
-    monkeypatch.setenv("QP_METRICS_TOKEN", "scrape-me")
-    assert client.get("/api/v1/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
-    assert client.get("/api/v1/metrics", REMOTE_ADDR="10.1.2.3",
-                      HTTP_AUTHORIZATION="Bearer scrape-me").status_code == 200
+def test_metrics_need_the_metrics_scope(site, mes_client):
+    from rest_framework.test import APIClient
+
+    assert APIClient().get("/api/v1/metrics").status_code in (401, 403)
+    assert mes_client.get("/api/v1/metrics").status_code == 403
