@@ -35,8 +35,10 @@ class ChartConfig(models.Model):
         TIME = "time", _("values within a time window")
         LOT = "lot", _("values of the same lot")
 
+    # CASCADE: a dictionary entry deleted as a typo takes its (audited) chart set-up along; an entry with data is
+    # protected by its measurements, chart points and signals (PROTECT below), so it can only be retired.
     characteristic = models.OneToOneField(
-        Characteristic, on_delete=models.PROTECT, related_name="chart_config", verbose_name=_("characteristic")
+        Characteristic, on_delete=models.CASCADE, related_name="chart_config", verbose_name=_("characteristic")
     )
     chart_type = models.CharField(_("chart type"), max_length=8, choices=CHART_TYPE_CHOICES)
     subgroup_size = models.PositiveSmallIntegerField(
@@ -82,7 +84,7 @@ class LimitRevision(models.Model):
         SPECIFICATION = "spec", _("from nominal and specification (provisional)")
         MANUAL = "manual", _("entered by hand (known standard)")
 
-    config = models.ForeignKey(ChartConfig, on_delete=models.PROTECT, related_name="revisions",
+    config = models.ForeignKey(ChartConfig, on_delete=models.CASCADE, related_name="revisions",
                                verbose_name=_("chart configuration"))
     number = models.PositiveIntegerField(_("revision"))
     limits = models.JSONField(_("limits"), help_text=_("The engine's frozen Limits (process parameters)."))
@@ -120,7 +122,7 @@ class SpcState(models.Model):
 
     config = models.OneToOneField(ChartConfig, on_delete=models.CASCADE, related_name="live",
                                   verbose_name=_("chart configuration"))
-    revision = models.ForeignKey(LimitRevision, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    revision = models.ForeignKey(LimitRevision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     engine_state = models.JSONField(null=True, blank=True)
     # [[id, ts, value, lot], ...]: the open subgroup — or, while there are no limits, the values waiting for them
     pending = models.JSONField(default=list, blank=True)

@@ -30,3 +30,28 @@ def test_seed_gives_charts_and_limits_and_is_idempotent(site, characteristic, me
 
     call_command("seed_spc_demo", site="S1")
     assert LimitRevision.objects.count() == 2 and ChartConfig.objects.count() == 3
+
+
+def test_a_typo_entry_with_a_chart_but_no_data_can_still_be_deleted(site):
+    from qms.services.dictionary import delete_characteristic
+    from spc.services.config import ensure_chart_config
+    from spc.services.limits import limits_from_specification
+
+    typo = Characteristic.objects.create(site=site, code="IMM01.TYPO.TEMP", name_en="typo", lsl=1.0, usl=2.0,
+                                         status="draft")
+    limits_from_specification(ensure_chart_config(typo), reason="demo")
+    delete_characteristic(typo.pk, reason="typo")
+    assert not Characteristic.objects.filter(pk=typo.pk).exists()
+    assert not ChartConfig.objects.exists() and not LimitRevision.objects.exists()
+
+
+def test_an_entry_with_judged_data_cannot_be_deleted(characteristic, mes_client, django_capture_on_commit_callbacks):
+    from qms.services.dictionary import delete_characteristic
+    from qms.services.plant import InUseError
+    from tests.spc.live_support import chart_with_limits
+
+    chart_with_limits(characteristic)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_values(mes_client, characteristic.code, [230.0, 230.1])
+    with pytest.raises(InUseError):
+        delete_characteristic(characteristic.pk, reason="no")
