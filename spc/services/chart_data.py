@@ -57,6 +57,10 @@ def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | Non
         in_range["ts__lte"] = until
     if lot:
         in_range["lot_code"] = lot
+    # Only points judged as this chart type can be drawn on it (a chart type change starts a new series).
+    revisions = {r.pk: r for r in LimitRevision.objects.filter(config=config)
+                 if Limits.from_dict(r.limits).chart == config.chart_type}
+    in_range["revision_id__in"] = list(revisions)
     rows = ChartPoint.objects.filter(characteristic_id=characteristic.pk, **in_range).order_by("ts", "id")
     signals = list(
         Signal.objects.filter(characteristic_id=characteristic.pk, **{f"point__{k}": v for k, v in in_range.items()})
@@ -75,7 +79,6 @@ def chart_payload(config: ChartConfig, *, since=None, until=None, lot: str | Non
     else:
         by_id = {row[0]: row for row in ChartPoint.objects.filter(id__in=ids[chosen].tolist()).values_list(*fields)}
         picked = [by_id[i] for i in ids[chosen].tolist()]
-    revisions = {r.pk: r for r in LimitRevision.objects.filter(config=config)}
     names = CHART_NAMES[config.chart_type]
     zone = timezone.get_current_timezone()
     x = [_iso(column[1], zone) for column in picked]

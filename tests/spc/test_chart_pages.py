@@ -198,3 +198,18 @@ def test_ewma_limits_widen_point_by_point_and_cusum_draws_both_sums(site, engine
     assert body["charts"][0]["y"][:3] == pytest.approx([0.5, 1.0, 1.5]) and body["charts"][0]["ucl"][0] == 5.0
     assert {s["rule"] for s in body["signals"]} == {"CUSUM"}
     assert body["signals"][0]["points"][0] == 0  # dated back to where the sum left zero
+
+
+def test_after_a_chart_type_change_the_chart_shows_the_new_series_only(characteristic, engineer_client):
+    from spc.services.config import configure_chart
+    from spc.services.limits import limits_from_standard
+
+    seed(characteristic, count=30)
+    config = configure_chart(characteristic, chart_type="xbar_r", subgroup_size=5, reason="now 5 parts per shot")
+    assert engineer_client.get(chart_url(characteristic)).json()["total_points"] == 0
+    limits_from_standard(config, center=230.0, sigma=1.0, reason="new chart")
+    rows = [[20_000 + i, ts(100 + i), 230.0, ""] for i in range(10)]
+    evaluate_points(characteristic.site_id, {str(characteristic.pk): rows})
+    body = engineer_client.get(chart_url(characteristic)).json()
+    assert [c["name"] for c in body["charts"]] == ["xbar", "r"] and body["total_points"] == 2
+    assert [r["number"] for r in body["revisions"]] == [2]
