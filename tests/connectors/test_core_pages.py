@@ -83,3 +83,9 @@ def test_browse_and_map_a_node_of_a_real_server(engineer_web, characteristic):
     assert "ActualValue" in page and "NominalValue" in page
     assert response.status_code == 302
     assert connector.tags.get().source_ref == f"{node}/ActualValue"
+
+
+def test_the_admin_lists_connectors_without_their_secrets(site, admin_client):
+    connector = ConnectorFactory(site=site, name="adm", secrets={"password": "hidden-pw"})
+    page = admin_client.get(f"/admin/connectors/connector/{connector.pk}/change/").content.decode()
+    assert "adm" in page and "hidden-pw" not in page
