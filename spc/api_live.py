@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -151,3 +152,75 @@ class SignalListView(SiteScopedQuerysetMixin, generics.ListAPIView):
         queryset = super().get_queryset()
         code = self.request.query_params.get("characteristic")
         return queryset.filter(characteristic__code=code) if code else queryset
+
+
+def revision_dict(revision) -> dict:
+    return {
+        "number": revision.number, "method": revision.method, "limits": revision.limits, "summary": revision.summary,
+        "baseline_start": revision.baseline_start, "baseline_end": revision.baseline_end,
+        "baseline_count": revision.baseline_count, "excluded_count": revision.excluded_count,
+        "excluded_measurements": revision.excluded, "reason": revision.reason, "created_by": revision.created_by,
+        "created_at": revision.created_at,
+    }
+
+
+class LimitRevisionRequestSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(["baseline", "spec", "standard"], help_text=gettext_lazy(
+        "baseline: phase I from the stored values in [start, end]; spec: provisional from nominal and "
+        "specification; standard: known centre (and sigma)."))
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    exclude_out_of_control = serializers.BooleanField(required=False, default=False)
+    center = serializers.FloatField(required=False)
+    sigma = serializers.FloatField(required=False, min_value=0.0)
+    reason = serializers.CharField(max_length=1000)
+
+
+class ChartConfigView(APIView):
+    """The chart configuration of a characteristic with its limit revisions (newest first); POST freezes a new
+    revision (quality engineers: `spc.revise_limits`; machine tokens cannot)."""
+
+    token_scopes = {"GET": ANY_TOKEN}
+    user_perms = {"GET": "spc.view_limitrevision", "POST": ("spc.view_limitrevision", "spc.revise_limits")}
+
+    @extend_schema(summary="Chart configuration and limit revisions of one characteristic",
+                   responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk: int):
+        config = config_in_scope(request, pk)
+        revisions = config.revisions.order_by("-number")
+        return Response({
+            "characteristic": config.characteristic.code, "chart_type": config.chart_type,
+            "subgroup_size": config.subgroup_size, "subgrouping": config.subgrouping,
+            "time_window_s": config.time_window_s, "sample_size": config.sample_size, "rules": config.rules,
+            "dispersion_rules": config.dispersion_rules, "params": config.params,
+            "revisions": [revision_dict(r) for r in revisions],
+        })
+
+    @extend_schema(summary="Freeze a new limit revision", request=LimitRevisionRequestSerializer,
+                   responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, pk: int):
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from spc.services import limits as limit_service
+
+        config = config_in_scope(request, pk)
+        body = LimitRevisionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            if data["method"] == "baseline":
+                if not data.get("start") or not data.get("end"):
+                    raise ValidationError({"start": [_("A baseline needs start and end.")]})
+                revision = limit_service.compute_limits_from_baseline(
+                    config, start=data["start"], end=data["end"], reason=data["reason"],
+                    exclude_out_of_control=data["exclude_out_of_control"])
+            elif data["method"] == "spec":
+                revision = limit_service.limits_from_specification(config, reason=data["reason"])
+            else:
+                if data.get("center") is None:
+                    raise ValidationError({"center": [_("A known standard needs the centre.")]})
+                revision = limit_service.limits_from_standard(config, center=data["center"], sigma=data.get("sigma"),
+                                                              reason=data["reason"])
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        return Response(revision_dict(revision), status=201)
