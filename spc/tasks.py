@@ -10,8 +10,9 @@ from datetime import datetime
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
-from spc.services.live import evaluate_stored
+from spc.services.live import close_elapsed_windows, evaluate_stored
 from spc.services.subgrouping import Value
 
 QUEUE = "evaluate"
@@ -29,3 +30,9 @@ def evaluate_points(site_id: int, points: dict[str, list]) -> dict:
     }
     outcomes = evaluate_stored(site_id, values)
     return {str(cid): {"points": o.points, "signals": o.signals} for cid, o in outcomes.items()}
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=2)
+def close_time_windows() -> int:
+    """Periodic (celery beat, e.g. every 30 s, queue "evaluate"): judge time-window subgroups whose window ended."""
+    return close_elapsed_windows(timezone.now())

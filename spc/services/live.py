@@ -115,12 +115,15 @@ def _new_state(characteristic_id: int) -> SpcState | None:
             .filter(config__characteristic_id=characteristic_id).first())
 
 
-def judge(state: SpcState, values: list[Value]) -> tuple[list[ChartPoint], list[Signal]]:
-    """Form points from `values`, judge them with the engine state, store points and signals; updates `state`."""
+def judge(state: SpcState, values: list[Value], *, close_open: bool = False) -> tuple[list[ChartPoint], list[Signal]]:
+    """Form points from `values`, judge them with the engine state, store points and signals; updates `state`.
+    `close_open` also closes the open subgroup (its time window has passed)."""
     config = state.config
     if config.is_subgrouped:
         former = SubgroupFormer(config.subgrouping, config.subgroup_size, config.time_window_s, state.pending)
         groups = former.feed(values)
+        if close_open:
+            groups += former.close()
         state.pending = former.pending_json()
     else:
         groups = single_points(values)
@@ -229,3 +232,36 @@ def values_from_points(points) -> dict[int, list[Value]]:
             continue
         by_characteristic.setdefault(p.characteristic_id, []).append(Value(p.id, p.ts, p.value, p.lot_code))
     return by_characteristic
+
+
+# A time window is closed by the clock this long after its end (values may arrive a little late).
+WINDOW_GRACE_S = 10
+
+
+def close_elapsed_windows(now: datetime) -> int:
+    """Judge open time-window subgroups whose window ended (a line that stops still gets its last subgroup judged,
+    not only when the next value arrives). Run periodically (spc.tasks.close_time_windows). Returns points judged."""
+    from django.db.models import Q
+
+    judged = 0
+    candidates = (SpcState.objects.filter(config__subgrouping=ChartConfig.Subgrouping.TIME, revision__isnull=False)
+                  .exclude(Q(pending=[]) | Q(engine_state__isnull=True)).values_list("pk", flat=True))
+    for pk in candidates:
+        with transaction.atomic():
+            state = (SpcState.objects.select_for_update(of=("self",))
+                     .select_related("config__characteristic", "revision").get(pk=pk))
+            if state.revision_id is None or not state.pending:
+                continue
+            window = state.config.time_window_s or 60
+            first = datetime.fromisoformat(state.pending[0][1])
+            window_end = (int(first.timestamp()) // window + 1) * window
+            if now.timestamp() < window_end + WINDOW_GRACE_S:
+                continue
+            points, signals = judge(state, [], close_open=True)
+            state.save()
+            if points:
+                config = state.config
+                transaction.on_commit(partial(publish, config.characteristic.site_id, config.characteristic_id,
+                                              points, signals))
+            judged += len(points)
+    return judged

@@ -88,6 +88,13 @@ class SubgroupFormer:
             self.dropped += len(self.pending)
         self.pending = []
 
+    def close(self) -> list[Group]:
+        """Close the open subgroup now (its window has passed): the group, or nothing if it is too small."""
+        closed: list[Group] = []
+        if self.pending:
+            self._close(closed)
+        return closed
+
     def pending_json(self) -> list:
         return [[p.id, p.ts.isoformat(), p.value, p.lot] for p in self.pending]
 

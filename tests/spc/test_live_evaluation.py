@@ -169,3 +169,21 @@ def test_subgroups_by_time_window_close_when_the_next_window_starts(characterist
     ingest(characteristic, [230.1], start=aligned + 3 * 3600)  # a value of a later hour closes it
     (point,) = ChartPoint.objects.all()
     assert point.size == 4 and point.value == pytest.approx(sum(first_hour) / 4)
+
+
+def test_a_time_window_that_ended_is_closed_by_the_clock(characteristic, ingest, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from spc.services.live import WINDOW_GRACE_S, close_elapsed_windows
+
+    chart_with_limits(characteristic, chart_type="xbar_r", subgroup_size=3, subgrouping="time", time_window_s=3600)
+    aligned = 3600 - int(BASE.timestamp()) % 3600
+    ingest(characteristic, [230.0, 231.0, 232.0], start=aligned, step=60)
+    window_end = BASE + timedelta(seconds=aligned + 3600)
+    assert close_elapsed_windows(window_end) == 0  # within the grace period: late values may still come
+    with django_capture_on_commit_callbacks(execute=True):
+        assert close_elapsed_windows(window_end + timedelta(seconds=WINDOW_GRACE_S)) == 1
+    (point,) = ChartPoint.objects.all()
+    assert point.size == 3 and point.value == pytest.approx(231.0)
+    assert SpcState.objects.get().pending == []
+    assert close_elapsed_windows(window_end + timedelta(hours=1)) == 0
