@@ -138,3 +138,27 @@ def test_ten_thousand_rows_get_ten_thousand_history_records_and_audit_entries(si
         str(pk) for pk in Characteristic.objects.filter(site=site).values_list("pk", flat=True)}
     checked, problems = verify_chain()
     assert problems == [] and checked == AuditEntry.objects.count()
+
+
+def test_bulk_updates_of_many_fields_match_the_per_row_path():
+    """Clearing and switching machines, clearing limits, renaming, releasing a draft: every kind of column update."""
+    bulk_site, row_site = SiteFactory(code="BULK"), SiteFactory(code="ROWS")
+    for site in (bulk_site, row_site):
+        EquipmentFactory(site=site, code="IMM01")
+        EquipmentFactory(site=site, code="IMM02")
+    changed = csv_file(
+        "IMM01.Z1.TEMP,Zone one,一区温度,K,0,500,,230,,IMM02,released",
+        "IMM01.Z2.TEMP,Zone 2,二区,°C,0,400,225,,235,IMM01,released",
+        "IMM01.CUSHION.POS,Cushion,,mm,,,3.5,5,235,,released",
+    )
+    for row_by_row, site in ((False, bulk_site), (True, row_site)):
+        assert dictionary_io._apply(site, _entries_file(), "csv", reason="load", row_by_row=row_by_row).applied
+        preview = dictionary_io._apply(site, changed, "csv", reason="ECN-19", row_by_row=row_by_row)
+        assert preview.applied and preview.counts["update"] == 3, preview.problems
+    bulk = {c.code: (c.unit, c.physical_max, c.lsl, c.usl, c.equipment.code if c.equipment else None, c.status, c.version)
+            for c in Characteristic.objects.filter(site=bulk_site).select_related("equipment")}
+    rows = {c.code: (c.unit, c.physical_max, c.lsl, c.usl, c.equipment.code if c.equipment else None, c.status, c.version)
+            for c in Characteristic.objects.filter(site=row_site).select_related("equipment")}
+    assert bulk == rows and bulk["IMM01.Z1.TEMP"] == ("K", 500.0, None, None, "IMM02", "released", 2)
+    assert _comparable_history(bulk_site) == _comparable_history(row_site)
+    assert _comparable_audit(bulk_site) == _comparable_audit(row_site)
