@@ -146,7 +146,10 @@ def run_writer(connector: Connector, target: str, value):
     if path is None:
         raise WriteBackError(f"connectors of kind {connector.kind} cannot write back")
     module_name, _, function = path.rpartition(".")
-    writer = getattr(importlib.import_module(module_name), function)
+    try:
+        writer = getattr(importlib.import_module(module_name), function)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise WriteBackError(f"no write-back writer for {connector.kind} connectors is installed ({path})") from exc
     spec = spec_for(connector)
     return asyncio.run(writer(spec, target, value))
 
