@@ -72,7 +72,7 @@ def limit_series(limits: Limits, count: int, sizes=None, ewma_factor=None) -> di
         return {kind: _floored(np.full(count, mu), np.sqrt(spread / n))}
     if kind == "np":
         n = float(limits.sample_size)
-        return {"np": _constant(_floored(np.float64(n * mu), np.sqrt(np.float64(n * mu * (1.0 - mu)))), count)}
+        return {"np": _constant(_floored(np.float64(_np_center(n, mu)), np.sqrt(np.float64(n * mu * (1.0 - mu)))), count)}
     if kind == "c":
         return {"c": _constant(_floored(np.float64(mu), np.sqrt(np.float64(mu))), count)}
     if kind == "ewma":
@@ -108,3 +108,13 @@ def _symmetric(center, sigma):
 
 def _floored(center, sigma):
     return center, sigma, center + SIGMA_MULTIPLE * sigma, np.maximum(center - SIGMA_MULTIPLE * sigma, 0.0)
+
+
+def _np_center(n: float, p_bar: float) -> float:
+    """n·p̄, snapped to the integer it rounds away from. p̄ = Σc/Σn, so n·p̄ = Σc/k exactly; with k ≤ 10⁶ samples
+    its resolution is ≥ 10⁻⁶, so a product within 10⁻⁹ of an integer is that integer plus rounding error — left in,
+    constant counts would sit just beside their own centre line and fire the same-side run rules."""
+    center = n * p_bar
+    nearest = round(center)
+    return float(nearest) if abs(center - nearest) <= 1e-9 * max(1.0, abs(center)) else center
+
