@@ -322,5 +322,14 @@ class DjangoRunnerBackend:
 
 
 def run_periodic_jobs() -> None:
-    """What Celery beat schedules in production, run by the runner itself in the embedded default."""
-    check_staleness()
+    """What Celery beat schedules in production, run by the runner itself in the embedded default: the staleness
+    watchdog, the intermediate-table polls and the file-drop polls. Each job runs even when one before it failed
+    (a broken job must not stop the staleness watchdog or the other polls)."""
+    from connectors.files.service import poll_all_file_drops
+    from connectors.table.service import poll_all_tables
+
+    for job in (check_staleness, poll_all_tables, poll_all_file_drops):
+        try:
+            job()
+        except Exception:
+            log.exception("periodic job %s failed", job.__name__)

@@ -14,6 +14,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 
 from connectors import services
 
+# Celery's autodiscovery imports only `<app>.tasks`: importing the protocol kinds' beat tasks here registers them
+# with the worker (their routes and schedules are in settings).
+from connectors.files.tasks import poll_file_drops  # noqa: F401
+from connectors.table.tasks import poll_intermediate_tables  # noqa: F401
+
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 

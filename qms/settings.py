@@ -146,9 +146,20 @@ CELERY_TASK_ROUTES = {
     "connectors.tasks.ingest_readings": {"queue": "ingest"},
     "connectors.tasks.watch_staleness": {"queue": "periodic"},
     "connectors.tasks.execute_writeback": {"queue": "writeback"},
+    "connectors.table.tasks.poll_intermediate_tables": {"queue": "periodic"},
+    "connectors.files.tasks.poll_file_drops": {"queue": "periodic"},
 }
+# Seconds between polls of the intermediate tables (中间表) and of the file-drop directories (docs/connectors-protocols.md).
+CONNECTORS_TABLE_POLL_INTERVAL_S = float(os.environ.get("QP_TABLE_POLL_INTERVAL_S", "10"))
+CONNECTORS_FILE_DROP_POLL_INTERVAL_S = float(os.environ.get("QP_FILE_DROP_POLL_INTERVAL_S", "30"))
 CELERY_BEAT_SCHEDULE = {
     "connectors-staleness": {"task": "connectors.tasks.watch_staleness", "schedule": 5.0},
+    "connectors-intermediate-tables": {
+        "task": "connectors.table.tasks.poll_intermediate_tables", "schedule": CONNECTORS_TABLE_POLL_INTERVAL_S,
+    },
+    "connectors-file-drops": {
+        "task": "connectors.files.tasks.poll_file_drops", "schedule": CONNECTORS_FILE_DROP_POLL_INTERVAL_S,
+    },
 }
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
