@@ -14,8 +14,9 @@ ensure_venv() {
   local stamp="$VENV/.installed-$(cat "$reqs" requirements.txt | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "==> installing $reqs"
-    "$VENV/bin/pip" install --quiet --upgrade pip
-    "$VENV/bin/pip" install --quiet -r "$reqs"
+    # (this machine's pip config names local mirrors that may be absent: drop those warnings, keep real errors)
+    "$VENV/bin/pip" install --quiet --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/pip" install --quiet -r "$reqs" 2> >(grep -v "^WARNING: Location" >&2)
     touch "$stamp"
   fi
 }
