@@ -1,5 +1,5 @@
 """Connector pages, mounted at /connectors/."""
-from django.urls import path
+from django.urls import include, path
 
 from connectors import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.ConnectorEditView.as_view(), name="connector-edit"),
     path("<int:pk>/tags/", views.ConnectorTagsView.as_view(), name="connector-tags"),
     path("<int:pk>/browse/", views.ConnectorBrowseView.as_view(), name="connector-browse"),
+    path("", include("connectors.files.web_urls")),   # <id>/imports/ (connector-imports)
 ]

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from connectors.files.service import import_file, poll_drop_directory, preview_file
 from connectors.models import ImportedFile
 from qms.models import AuditEntry, Measurement
-from tests.factories import CharacteristicFactory, ConnectorFactory
+from tests.factories import CharacteristicFactory, ConnectorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,6 @@ def test_management_command_refuses_an_unknown_connector(tmp_path):
         call_command("import_file", str(tmp_path / "x.csv"), connector="S9/none")
 
 
-@pytest.mark.urls("tests.connectors.import_urls")
 class TestUploadApi:
     def upload(self, client, connector, dry_run=False, data=None):
         upload = SimpleUploadedFile("line1.csv", data or gbk_file(), content_type="text/csv")
@@ -168,6 +167,14 @@ class TestUploadApi:
     def test_another_sites_connector_is_not_found(self, engineer_client, other_site):
         foreign = ConnectorFactory(site=other_site, name="x", kind="file", config=CONFIG)
         assert self.upload(engineer_client, foreign).status_code == 404
+
+    def test_another_sites_user_sees_no_import_of_this_site(self, engineer_client, connector, api_client, other_site):
+        created = self.upload(engineer_client, connector).json()
+        api_client.force_login(UserFactory(username="s2.engineer", role="quality_engineer", sites=[other_site]))
+        listing = api_client.get(f"/api/v1/connectors/{connector.pk}/imports/")
+        detail = api_client.get(f"/api/v1/imports/{created['id']}/")
+        assert (listing.status_code, detail.status_code) == (404, 404)
+        assert created["sha256"] not in listing.content.decode() + detail.content.decode()
 
     def test_missing_file_field_is_named(self, engineer_client, connector):
         response = engineer_client.post(f"/api/v1/connectors/{connector.pk}/imports/", {}, format="multipart")

@@ -1,13 +1,14 @@
 """The file-import page: preview shows rows and problems and stores nothing; import stores once; roles apply."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from connectors.models import ImportedFile
 from qms.models import Measurement
 from tests.connectors.test_files_import import CONFIG, gbk_file
 from tests.factories import CharacteristicFactory, ConnectorFactory, UserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.connectors.import_page_urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -53,3 +54,27 @@ def test_an_operator_may_not_import(client, connector, site):
     operator = UserFactory(username="op", role="operator", sites=[site])
     client.force_login(operator)
     assert client.get(url(connector)).status_code == 403
+
+
+def test_the_detail_page_of_a_file_connector_links_its_imports(engineer_browser, connector):
+    page = engineer_browser.get(f"/connectors/{connector.pk}/").content.decode()
+    assert f'href="{url(connector)}"' in page
+
+
+def test_other_kinds_have_no_imports_link(engineer_browser, site):
+    opcua = ConnectorFactory(site=site, name="opc", kind="opcua")
+    page = engineer_browser.get(f"/connectors/{opcua.pk}/").content.decode()
+    assert "/imports/" not in page
+
+
+def test_a_role_without_imports_gets_no_link(client, connector, site):
+    client.force_login(UserFactory(username="op", role="operator", sites=[site]))
+    page = client.get(f"/connectors/{connector.pk}/")
+    assert page.status_code == 200
+    assert url(connector) not in page.content.decode()
+
+
+def test_page_and_api_names_reverse_apart(connector):
+    assert reverse("connector-imports", kwargs={"pk": connector.pk}) == url(connector)
+    assert reverse("connector-imports-api", kwargs={"connector_id": connector.pk}) == (
+        f"/api/v1/connectors/{connector.pk}/imports/")
