@@ -23,8 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 from qms.demo import plant as demo
 
+# Scenarios the plant or the OPC UA face plays, then the protocol faces' own (PROTOCOL_SCENARIOS).
 SCENARIOS = ("normal", "drift", "spikes", "bad-quality", "clock-skew", "backfill-burst", "server-restart",
-             "half-open")
+             "half-open", "word-order-swap", "device-down", "duplicate-deliveries")
+# Scenario → the face that plays it (it reads plant.scenario.name): without that face the scenario would do nothing.
+PROTOCOL_SCENARIOS = {"word-order-swap": "modbus", "device-down": "modbus", "duplicate-deliveries": "mqtt"}
 
 # Dictionary suffix → EUROMAP 77-like browse path under the machine object.
 TAG_PATHS: dict[str, str] = {

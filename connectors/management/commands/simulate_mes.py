@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.simulator.faces import FACES, Simulator, SimulatorOptions
-from connectors.simulator.plant import SCENARIOS, ScenarioOptions, SimulatedPlant
+from connectors.simulator.plant import PROTOCOL_SCENARIOS, SCENARIOS, ScenarioOptions, SimulatedPlant
 
 
 def parse_when(text: str | None) -> datetime | None:
@@ -45,6 +45,10 @@ def build_simulator(options) -> Simulator:
     unknown = sorted(set(faces) - set(FACES))
     if unknown:
         raise CommandError(f"unknown face(s): {', '.join(unknown)}")
+    playing_face = PROTOCOL_SCENARIOS.get(scenario.name)
+    if playing_face is not None and playing_face not in faces:
+        raise CommandError(f"scenario {scenario.name} is played by the {playing_face} face: add it to --faces "
+                           f"(e.g. --faces {','.join((*faces, playing_face))})")
     sim_options = SimulatorOptions(
         opcua_port=options["opcua_port"], modbus_port=options["modbus_port"], mqtt_port=options["mqtt_port"],
         rate_hz=options["rate"], bench_tags=options["bench_tags"], faces=faces,
