@@ -1,9 +1,7 @@
 """The control chart page in a real browser (Debian's chromium via playwright): plotly draws the chart from the
 JSON endpoint, signalled points are marked and their hover text names the rule, the capability panel shows the
 histogram and indices. Screenshots go to QP_SCREENSHOT_DIR for a human to judge the look."""
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -11,30 +9,14 @@ from django.utils import timezone
 from qms.services.ingest import ingest_measurements
 from spc.models import Signal
 from spc.services.limits import limits_from_standard
+from tests.browser.support import PASSWORD, SCREENSHOTS
 from tests.factories import CharacteristicFactory, EquipmentFactory, SiteFactory, UserFactory
 from tests.spc.live_support import chart_with_limits, eager_evaluation  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_evaluation")]
 
-SCREENSHOTS = Path(os.environ.get("QP_SCREENSHOT_DIR", "/tmp/qualitypulse-screenshots"))
-PASSWORD = "pw-Quality-2026"
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; set only while these tests run (see test_ui_flow).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from qms.services.ingest import ingest_measurements
 from tests.browser import test_spc_chart as chart_page
 from tests.spc import live_support
 
-browser = chart_page.browser
 charted = chart_page.charted
 eager_evaluation = live_support.eager_evaluation
 

@@ -4,39 +4,20 @@ One walk through what a quality engineer does on a tablet: sign in, switch to Ch
 import a file with a bad row and see the problem, then correct and replay a dead letter. Screenshots of the pages
 are written to QP_SCREENSHOT_DIR (default /tmp/qualitypulse-screenshots) for a human to judge the look.
 """
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from qms.models import DeadLetter, Measurement
+from tests.browser.support import PASSWORD, SCREENSHOTS
 from tests.factories import CharacteristicFactory, EquipmentFactory, SiteFactory, UserFactory
 from tests.web_support import reject_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(os.environ.get("QP_SCREENSHOT_DIR", "/tmp/qualitypulse-screenshots"))
-PASSWORD = "pw-Quality-2026"
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls stay synchronous. Set only for
-    # these tests: in the process environment it would leak into subprocesses (and fail `check --deploy`).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
