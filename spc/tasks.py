@@ -12,7 +12,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from spc.services.live import close_elapsed_windows, evaluate_stored
+from spc.services.live import close_elapsed_windows, evaluate_stored, values_of_batch
 from spc.services.subgrouping import Value
 
 QUEUE = "evaluate"
@@ -23,12 +23,25 @@ TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30,
              max_retries=8, retry_jitter=True)
 def evaluate_points(site_id: int, points: dict[str, list]) -> dict:
-    """`points`: {characteristic id: [[measurement id, ISO time, value, lot], ...]} (JSON-serialisable)."""
+    """`points`: {characteristic id: [[measurement id, ISO time, value, lot], ...]} (JSON-serialisable): the inline
+    form, for points without an ingest batch (dead-letter replays)."""
     values = {
         int(cid): [Value(int(p[0]), datetime.fromisoformat(p[1]), float(p[2]), p[3]) for p in rows]
         for cid, rows in points.items()
     }
-    outcomes = evaluate_stored(site_id, values)
+    return _summary(evaluate_stored(site_id, values))
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30,
+             max_retries=8, retry_jitter=True)
+def evaluate_batch(site_id: int, batch_id: int) -> dict:
+    """The new points of ingest batch `batch_id`, read from the database (the message carries only the id). A
+    redelivery reads the same rows, so the per-characteristic fingerprint still recognises it."""
+    outcomes = evaluate_stored(site_id, values_of_batch(batch_id))
+    return _summary(outcomes)
+
+
+def _summary(outcomes) -> dict:
     return {str(cid): {"points": o.points, "signals": o.signals} for cid, o in outcomes.items()}
 
 

@@ -62,8 +62,9 @@ def store_accepted(site_id: int, rows: list[Accepted], *, source: str, batch_id:
     # StoredPoint objects cost about as much as validating the item: build them only when someone listens.
     if ids_by_index and measurements_stored.has_listeners(Measurement):
         get_id = ids_by_index.get
+        make = StoredPoint._make
         points = [
-            StoredPoint(measurement_id, characteristic_id, ts, value, quality, lot_code, equipment_id)
+            make((measurement_id, characteristic_id, ts, value, quality, lot_code, equipment_id))
             for index, characteristic_id, ts, value, quality, lot_code, equipment_id in rows
             if (measurement_id := get_id(index)) is not None
         ]

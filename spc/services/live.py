@@ -234,6 +234,20 @@ def values_from_points(points) -> dict[int, list[Value]]:
     return by_characteristic
 
 
+def values_of_batch(batch_id: int) -> dict[int, list[Value]]:
+    """The rows stored with ingest batch `batch_id` (exactly the points its seam announced: duplicates are not
+    stored with it, replays store without a batch) → judged values per characteristic, as `values_from_points`
+    would give them (characteristics ascending, bad quality left out). Read through the batch_id index."""
+    from qms.models import Measurement
+
+    rows = (Measurement.objects.filter(batch_id=batch_id).exclude(quality=Quality.BAD)
+            .order_by("characteristic_id", "ts", "id").values_list("characteristic_id", "id", "ts", "value", "lot_code"))
+    by_characteristic: dict[int, list[Value]] = {}
+    for characteristic_id, measurement_id, ts, value, lot in rows.iterator(chunk_size=5000):
+        by_characteristic.setdefault(characteristic_id, []).append(Value(measurement_id, ts, value, lot))
+    return by_characteristic
+
+
 # A time window is closed by the clock this long after its end (values may arrive a little late).
 WINDOW_GRACE_S = 10
 
