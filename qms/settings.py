@@ -160,6 +160,8 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-file-drops": {
         "task": "connectors.files.tasks.poll_file_drops", "schedule": CONNECTORS_FILE_DROP_POLL_INTERVAL_S,
     },
+    # Judges time-window subgroups whose window ended (docs/spc-live.md), on the SPC workers' queue.
+    "spc-time-windows": {"task": "spc.tasks.close_time_windows", "schedule": 30.0, "options": {"queue": "evaluate"}},
 }
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
