@@ -45,3 +45,14 @@ def test_seed_demo_is_idempotent():
             ApiToken.objects.count()) == counts
     assert "exists already" in second
     assert counts[2] > 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_every_characteristic_a_chart_with_limits_from_its_history():
+    from spc.models import LimitRevision
+
+    output = run_seed()
+    with_limits = set(LimitRevision.objects.values_list("config__characteristic_id", flat=True))
+    assert with_limits == set(Characteristic.objects.values_list("pk", flat=True))
+    assert LimitRevision.objects.filter(method="baseline").exists()
+    assert "Charts: 33 configured" in output

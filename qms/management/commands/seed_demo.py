@@ -1,6 +1,7 @@
 """Seed the demo plant (idempotent): site, line, three machines, data dictionary, product, users, an MES token."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -31,6 +32,8 @@ class Command(BaseCommand):
         self._report(site, created_chars, users, raw_token)
         if history and not history["skipped"]:
             self.stdout.write(f"Demo history: {history['lots']} lots, {history['measurements']} measurements.")
+        # After the history: charts get limits from it right away (from the specification where there is too little).
+        call_command("seed_spc_demo", site=site.code, stdout=self.stdout, stderr=self.stderr)
 
     def _plant(self) -> Site:
         site, _ = Site.objects.get_or_create(code=demo.SITE_CODE, defaults={"name": demo.SITE_NAME})
