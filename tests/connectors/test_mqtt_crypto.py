@@ -12,7 +12,7 @@ from connectors.mqtt.adapter import MqttAdapter
 from connectors.mqtt.crypto import DecryptionError, decrypt, encrypt, parse_key
 from connectors.mqtt.mapping import PayloadError, PayloadSettings, TopicTag, decode_message
 from connectors.spec import ConnectorSpec, TagSpec
-from tests.connectors.protocol_helpers import ListSink, port_open, publish
+from tests.connectors.protocol_helpers import ListSink, port_open, publish, require_service
 from tests.connectors.test_mqtt_adapter import prefix, start, stop, wait_for
 
 KEY = bytes.fromhex("0123456789abcdeffedcba9876543210")   # GB/T 32907 example key
@@ -72,8 +72,7 @@ def test_the_adapter_refuses_to_start_without_the_key():
 
 @pytest.mark.asyncio
 async def test_encrypted_messages_from_the_broker_are_decrypted_and_stored():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     topic_root = prefix()
     topic = f"{topic_root}/imm01/cycle"
     sink = ListSink()

@@ -10,7 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from connectors.envelope import Envelope
 from connectors.gateway import MqttGateway, gateway_payload, plant_hierarchy, topic_for
-from tests.connectors.protocol_helpers import ListSink, port_open
+from tests.connectors.protocol_helpers import ListSink, port_open, require_service
 from tests.factories import EquipmentFactory
 
 TS = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -45,8 +45,7 @@ def test_hierarchy_comes_from_the_plant_model(site):
 
 @pytest.mark.asyncio
 async def test_readings_are_stored_first_then_published_to_the_broker():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     prefix = f"qp-gw-{uuid.uuid4().hex[:8]}"
     received = []
     subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -74,8 +73,7 @@ async def test_readings_are_stored_first_then_published_to_the_broker():
 
 @pytest.mark.asyncio
 async def test_a_modbus_connector_with_republish_bridges_its_readings_to_mqtt():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     from connectors.modbus.adapter import ModbusAdapter
     from connectors.simulator.modbus_server import RegisterBank, start_modbus_server
     from connectors.spec import ConnectorSpec, TagSpec

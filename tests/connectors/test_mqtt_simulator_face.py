@@ -8,15 +8,14 @@ from connectors.simulator.faces import SimulatorOptions
 from connectors.simulator.mqtt_publisher import build_face, connector_tags
 from connectors.simulator.plant import ScenarioOptions, SimulatedPlant
 from connectors.spec import ConnectorSpec, TagSpec
-from tests.connectors.protocol_helpers import ListSink, port_open
+from tests.connectors.protocol_helpers import ListSink, port_open, require_service
 from tests.connectors.test_mqtt_adapter import start, stop, wait_for
 
 pytestmark = pytest.mark.asyncio
 
 
 async def shots_through_the_adapter(scenario: str, shots: int = 3):
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     prefix = f"qp-sim-test/{uuid.uuid4().hex[:8]}"
     plant = SimulatedPlant(scenario=ScenarioOptions(name=scenario), seed=3)
     face = build_face(plant, SimulatorOptions(extra={"mqtt_prefix": prefix}))

@@ -29,7 +29,7 @@ from connectors.mqtt.sparkplug import (
     encode_payload,
 )
 from connectors.spec import ConnectorSpec, TagSpec
-from tests.connectors.protocol_helpers import ListSink, port_open, publish
+from tests.connectors.protocol_helpers import ListSink, port_open, publish, require_service
 from tests.connectors.test_mqtt_adapter import start, stop, wait_for
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -136,8 +136,7 @@ def test_sparkplug_tag_refs_are_validated():
 
 @pytest.mark.asyncio
 async def test_the_adapter_in_sparkplug_mode_stores_metrics_and_requests_a_rebirth_on_a_gap():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     group = f"qp{uuid.uuid4().hex[:8]}"
     commands = []
     listener = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)

@@ -6,14 +6,13 @@ import pytest
 from connectors.mqtt.writeback import MqttWriteError
 from connectors.mqtt.writeback import write as mqtt_write
 from connectors.spec import ConnectorSpec
-from tests.connectors.protocol_helpers import free_port, port_open, publish
+from tests.connectors.protocol_helpers import free_port, port_open, publish, require_service
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_mqtt_write_back_is_confirmed_by_the_retained_message():
-    if not port_open("127.0.0.1", 1883):
-        pytest.skip("no MQTT broker on 1883")
+    require_service(port_open("127.0.0.1", 1883), "an MQTT broker on 127.0.0.1:1883")
     topic = f"qp-writeback/{uuid.uuid4().hex[:8]}/IMM01/hold"
     mqtt_spec = ConnectorSpec(id=1, site="S1", name="mq", kind="mqtt", config={"host": "127.0.0.1", "port": 1883})
     try:
