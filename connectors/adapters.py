@@ -15,6 +15,7 @@ polled by Celery beat, not hosted by the runner.
 """
 from __future__ import annotations
 
+import abc
 import importlib
 import logging
 from datetime import UTC, datetime
@@ -40,7 +41,7 @@ def adapter_class(kind: str) -> type[Adapter]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-class Adapter:
+class Adapter(abc.ABC):
     kind = ""
 
     def __init__(self, spec: ConnectorSpec, sink: ReadingSink, health: ConnectorHealth | None = None):
@@ -49,8 +50,9 @@ class Adapter:
         self.health = health or ConnectorHealth()
         self.log = logging.getLogger(f"connectors.{self.kind or 'adapter'}.{spec.name}")
 
-    async def run(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Hold the protocol session until cancelled, handing readings to self.sink."""
 
     def envelope(self, tag: TagSpec, value: float | None, *, quality: QualityName, raw_value: object = None,
                  source_ts: datetime | None = None, server_ts: datetime | None = None, backfill: bool = False,

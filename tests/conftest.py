@@ -8,8 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import CharacteristicFactory, EquipmentFactory, SiteFactory, UserFactory, make_token
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.service_policy import require_service
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -20,21 +19,13 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _require(available: bool, what: str) -> None:
-    if available:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
-    pytest.skip(f"{what} not available on this machine")
-
-
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
-        _require(settings.USES_POSTGRES, "PostgreSQL (set DATABASE_URL=postgres://...)")
+        require_service(settings.USES_POSTGRES, "PostgreSQL (set DATABASE_URL=postgres://...)")
     if item.get_closest_marker("redis"):
-        _require(bool(settings.REDIS_URL) and _port_open("127.0.0.1", 6379), "Redis (set REDIS_URL=redis://...)")
+        require_service(bool(settings.REDIS_URL) and _port_open("127.0.0.1", 6379), "Redis (set REDIS_URL=redis://...)")
     if item.get_closest_marker("browser"):
-        _require(os.path.exists("/usr/bin/chromium"), "Debian's chromium at /usr/bin/chromium")
+        require_service(os.path.exists("/usr/bin/chromium"), "Debian's chromium at /usr/bin/chromium")
 
 
 @pytest.fixture

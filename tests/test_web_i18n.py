@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
+from tests.service_policy import require_service
 from tests.web_support import signed_in
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -83,7 +84,6 @@ def test_catalogue_passes_msgfmt_check():
     import shutil
     import subprocess
 
-    if shutil.which("msgfmt") is None:
-        pytest.skip("msgfmt (gettext) is not installed")
+    require_service(shutil.which("msgfmt") is not None, "msgfmt (gettext)")
     result = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(CATALOGUE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

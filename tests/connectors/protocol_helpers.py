@@ -5,6 +5,7 @@ import asyncio
 import socket
 
 from connectors.envelope import Envelope
+from tests.service_policy import require_service  # noqa: F401 (re-exported for the connector tests)
 
 
 def free_port() -> int:
@@ -87,18 +88,6 @@ def publish(port: int, messages: list[tuple[str, bytes | str]], qos: int = 1, re
         client.disconnect()
         client.loop_stop()
 
-
-def require_service(available: bool, what: str) -> None:
-    """The house policy (tests/conftest.py): a missing service skips outside CI and fails under CI=true."""
-    import os
-
-    import pytest
-
-    if available:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
-    pytest.skip(f"{what} not available on this machine")
 
 
 def port_open(host: str, port: int) -> bool:

@@ -8,9 +8,15 @@ import pytest
 
 from connectors.mqtt.adapter import MqttAdapter
 from connectors.spec import ConnectorSpec, TagSpec
-from tests.connectors.protocol_helpers import ListSink, PrivateMosquitto, mosquitto_available, publish
+from tests.connectors.protocol_helpers import ListSink, PrivateMosquitto, mosquitto_available, publish, require_service
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.skipif(not mosquitto_available(), reason="mosquitto not installed")]
+pytestmark = [pytest.mark.asyncio]
+
+
+@pytest.fixture(autouse=True)
+def _mosquitto_binary():
+    # These tests start a private broker; the house policy applies (skip outside CI, fail under CI=true).
+    require_service(mosquitto_available(), "the mosquitto binary")
 
 
 @pytest.fixture

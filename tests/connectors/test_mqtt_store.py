@@ -7,11 +7,17 @@ import pytest
 from connectors import services
 from connectors.mqtt.adapter import MqttAdapter, seen_keys
 from qms.models import Measurement
-from tests.connectors.protocol_helpers import ListSink, PrivateMosquitto, mosquitto_available, publish
+from tests.connectors.protocol_helpers import ListSink, PrivateMosquitto, mosquitto_available, publish, require_service
 from tests.connectors.test_mqtt_adapter import CrashAfterWrite, cycle, prefix, spec, start, stop, wait_for
 from tests.factories import CharacteristicFactory, ConnectorFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.skipif(not mosquitto_available(), reason="mosquitto not installed")]
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _mosquitto_binary():
+    # These tests start a private broker; the house policy applies (skip outside CI, fail under CI=true).
+    require_service(mosquitto_available(), "the mosquitto binary")
 
 
 @pytest.fixture
