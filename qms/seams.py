@@ -25,3 +25,25 @@ class StoredPoint(NamedTuple):
     quality: int
     lot_code: str
     equipment_id: int | None
+
+
+# --- alarms and reactions (close-the-loop issue) ---------------------------------------------------------------
+alarm_changed = Signal()
+"""alarm_changed(sender=Alarm, alarm_id: int, site_id: int, line_id: int | None, event_id: int, kind: str)
+    Sent after the commit of every alarm transition (kind = AlarmEvent.Kind). The live alarm pages nudge their
+    websockets from it; escalation and notifications also listen."""
+
+nc_draft_requested = Signal()
+"""nc_draft_requested(sender=ReactionRule, request: NcDraftRequest)
+    A reaction rule asked for a nonconformance draft. Sent after commit. The NC/CAPA module receives it and
+    creates the draft (pre-filled with the alarm, characteristic, evidence and held lots)."""
+
+
+class NcDraftRequest(NamedTuple):
+    site_id: int
+    alarm_id: int
+    rule_id: int | None
+    characteristic_id: int | None
+    equipment_id: int | None
+    hold_ids: tuple[int, ...]
+    evidence: dict

@@ -104,3 +104,114 @@ class GenealogyEdge(models.Model):
 
     def __str__(self):
         return f"{self.parent.code} → {self.child.code}"
+
+
+class SerialNumber(models.Model):
+    """A serialised unit of a lot (where the product has serial numbers)."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="serials", verbose_name=_("lot"))
+    serial = models.CharField(_("serial number"), max_length=80)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["serial"]
+        constraints = [models.UniqueConstraint(fields=["lot", "serial"], name="serial_unique_per_lot")]
+        indexes = [models.Index(fields=["serial"], name="serial_lookup")]
+        verbose_name = _("serial number")
+        verbose_name_plural = _("serial numbers")
+
+    def __str__(self):
+        return self.serial
+
+
+class Hold(models.Model):
+    """A freeze: a reason and a scope (explicit lots and/or all lots that ran on one equipment in a time window,
+    optionally everything made from them). Its lots are materialised in HoldLot; state changes go through
+    `traceability.services.holds` only."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("active")
+        PARTIALLY_RELEASED = "partially_released", _("partially released")
+        RELEASED = "released", _("released")
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("placed by hand")
+        ALARM = "alarm", _("placed by a reaction rule")
+        NC = "nc", _("nonconformance")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="holds", verbose_name=_("site"))
+    number = models.CharField(_("number"), max_length=32)
+    reason = models.CharField(_("reason"), max_length=500)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    alarm = models.ForeignKey("qms.Alarm", on_delete=models.PROTECT, null=True, blank=True, related_name="holds",
+                              verbose_name=_("alarm"))
+    equipment = models.ForeignKey(Equipment, on_delete=models.PROTECT, null=True, blank=True, related_name="holds",
+                                  verbose_name=_("equipment"))
+    window_start = models.DateTimeField(_("window start"), null=True, blank=True)
+    window_end = models.DateTimeField(_("window end"), null=True, blank=True,
+                                      help_text=_("Empty while the window is open (until the alarm clears)."))
+    propagate_forward = models.BooleanField(_("also hold lots made from them"), default=False)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.ACTIVE)
+    placed_at = models.DateTimeField(_("placed at"))
+    placed_by = models.CharField(_("placed by"), max_length=150)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "number"], name="hold_number_unique_per_site"),
+            models.CheckConstraint(
+                condition=models.Q(window_end__isnull=True) | models.Q(window_start__isnull=True)
+                | models.Q(window_end__gte=models.F("window_start")),
+                name="hold_window_end_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["equipment", "state"], name="hold_equipment_state")]
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
+
+    def __str__(self):
+        return self.number
+
+
+class HoldLot(models.Model):
+    """One lot under one hold, and what was decided for it (e-signed)."""
+
+    class Via(models.TextChoices):
+        DIRECT = "direct", _("named explicitly")
+        WINDOW = "window", _("ran in the time window")
+        GENEALOGY = "genealogy", _("made from a held lot")
+
+    class Disposition(models.TextChoices):
+        HELD = "held", _("held")
+        RELEASE = "release", _("released")
+        REWORK = "rework", _("rework")
+        SCRAP = "scrap", _("scrap")
+        NC = "nc", _("handed over to nonconformance")
+
+    id = models.BigAutoField(primary_key=True)
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="lots", verbose_name=_("hold"))
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="hold_entries", verbose_name=_("lot"))
+    via = models.CharField(_("held because"), max_length=10, choices=Via.choices)
+    depth = models.PositiveSmallIntegerField(_("genealogy depth"), default=0)
+    disposition = models.CharField(_("disposition"), max_length=10, choices=Disposition.choices,
+                                   default=Disposition.HELD)
+    disposed_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    disposed_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    signature = models.ForeignKey("qms.ESignature", on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("signature"))
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    class Meta:
+        ordering = ["hold", "lot"]
+        constraints = [models.UniqueConstraint(fields=["hold", "lot"], name="hold_lot_unique")]
+        # The verdict of a lot reads its entries whose decision is still open.
+        indexes = [models.Index(fields=["lot", "disposition"], name="hold_lot_verdict")]
+        verbose_name = _("held lot")
+        verbose_name_plural = _("held lots")
+
+    def __str__(self):
+        return f"{self.hold.number}: {self.lot.code} ({self.disposition})"

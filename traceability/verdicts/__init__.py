@@ -1,0 +1,1 @@
+"""MES verdicts (release / hold / reject / pending) per lot: computed from holds, cached in Redis write-through."""
