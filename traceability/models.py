@@ -169,6 +169,7 @@ class Hold(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["equipment", "state"], name="hold_equipment_state")]
+        permissions = [("release_hold", _("Can decide on held lots (release, rework, scrap) with an e-signature"))]
         verbose_name = _("hold")
         verbose_name_plural = _("holds")
 

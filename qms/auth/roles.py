@@ -61,11 +61,24 @@ ADMINISTER = (
     + _perms("qms", "view", "auditentry")
 )
 
+# Closing the loop: everyone on the floor sees alarms, rules, holds and signatures; supervisors respond to alarms and
+# place holds; releasing held lots (e-signed) and configuring reaction rules is quality engineering.
+VIEW_REACTIONS = (
+    _perms("qms", "view", "alarm", "alarmevent", "reactionrule", "esignature")
+    + _perms("traceability", "view", "hold", "holdlot", "serialnumber")
+)
+RESPOND_TO_ALARMS = _perms("qms", "change", "alarm") + _perms("traceability", "add change", "hold")
+RECORD_SERIALS = _perms("traceability", "add", "serialnumber")
+ENGINEER_REACTIONS = (
+    _perms("qms", "add change delete", "reactionrule") + ["traceability.release_hold"]
+)
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATOR: VIEW_OPERATIONS + RECORD_PRODUCTION,
-    SUPERVISOR: VIEW_OPERATIONS + RECORD_PRODUCTION,
-    QUALITY_ENGINEER: VIEW_OPERATIONS + RECORD_PRODUCTION + MAINTAIN_QUALITY_DATA,
-    AUDITOR: VIEW_OPERATIONS + REVIEW_TRAIL,
+    OPERATOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS,
+    SUPERVISOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS + RESPOND_TO_ALARMS,
+    QUALITY_ENGINEER: VIEW_OPERATIONS + RECORD_PRODUCTION + MAINTAIN_QUALITY_DATA + VIEW_REACTIONS + RECORD_SERIALS
+    + RESPOND_TO_ALARMS + ENGINEER_REACTIONS,
+    AUDITOR: VIEW_OPERATIONS + REVIEW_TRAIL + VIEW_REACTIONS,
     ADMIN: VIEW_OPERATIONS + ADMINISTER,
 }
 
