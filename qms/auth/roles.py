@@ -73,12 +73,26 @@ ENGINEER_REACTIONS = (
     _perms("qms", "add change delete", "reactionrule") + ["traceability.release_hold"]
 )
 
+# Nonconformance and 8D CAPA: everyone reads; the floor reports NCs, attaches evidence and completes its tasks;
+# quality engineering runs the NC/CAPA records; the MRB (engineers and supervisors) approves dispositions.
+VIEW_IMPROVEMENT = _perms("qms", "view", "nonconformance", "nclot", "disposition", "dispositionapproval",
+                          "defectcode", "attachment", "capa", "capastep", "rootcause", "action")
+REPORT_NONCONFORMANCE = _perms("qms", "add", "nonconformance", "attachment") + _perms("qms", "change", "action")
+RUN_IMPROVEMENT = (
+    _perms("qms", "add change", "nonconformance", "nclot", "disposition", "capa", "capastep", "rootcause", "action",
+           "defectcode", "attachment")
+    + ["qms.approve_capastep"]
+)
+MRB_MEMBER = ["qms.approve_disposition"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    OPERATOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS,
-    SUPERVISOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS + RESPOND_TO_ALARMS,
+    OPERATOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS + VIEW_IMPROVEMENT
+    + REPORT_NONCONFORMANCE,
+    SUPERVISOR: VIEW_OPERATIONS + RECORD_PRODUCTION + VIEW_REACTIONS + RECORD_SERIALS + RESPOND_TO_ALARMS
+    + VIEW_IMPROVEMENT + REPORT_NONCONFORMANCE + MRB_MEMBER,
     QUALITY_ENGINEER: VIEW_OPERATIONS + RECORD_PRODUCTION + MAINTAIN_QUALITY_DATA + VIEW_REACTIONS + RECORD_SERIALS
-    + RESPOND_TO_ALARMS + ENGINEER_REACTIONS,
-    AUDITOR: VIEW_OPERATIONS + REVIEW_TRAIL + VIEW_REACTIONS,
+    + RESPOND_TO_ALARMS + ENGINEER_REACTIONS + VIEW_IMPROVEMENT + REPORT_NONCONFORMANCE + RUN_IMPROVEMENT + MRB_MEMBER,
+    AUDITOR: VIEW_OPERATIONS + REVIEW_TRAIL + VIEW_REACTIONS + VIEW_IMPROVEMENT,
     ADMIN: VIEW_OPERATIONS + ADMINISTER,
 }
 
