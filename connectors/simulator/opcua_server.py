@@ -10,6 +10,9 @@ Address space (namespace `urn:qualitypulse:simulator`, string node ids `<machine
         Quality/PartWeight
         Production/{CurrentLot, ProductionReleasedByMES (writable)}
     Objects/Bench/Tag0000..      (only with bench_tags > 0)
+    Objects/Simulator/SetOffset(machine: String, tag: String, offset: Double) -> DateTime
+        the excursion control: shifts one tag (dictionary suffix, e.g. "BARREL_Z2.TEMP") by `offset` from now on
+        (0: back to normal), publishes the offending value at once and returns its source timestamp
 
 Each shot also fires one `CycleParametersEventType` event from the machine object (EUROMAP 77 style: one record per
 shot with ShotCounter, LotId, CycleTime, Cushion, PeakPressure, InjectionTime, PartWeight).
@@ -231,6 +234,11 @@ class OpcUaFace:
             self.nodes[(machine, "Production/ProductionReleasedByMES")] = released.nodeid
             await machine_node.set_event_notifier([ua.EventNotifier.SubscribeToEvents])
             self.event_generators[machine] = await server.get_event_generator(event_type, machine_node)
+        control = await server.nodes.objects.add_object(ua.NodeId("Simulator", ns), "Simulator")
+        await control.add_method(
+            ua.NodeId("Simulator/SetOffset", ns), ua.QualifiedName("SetOffset", ns), self._set_offset,
+            [ua.VariantType.String, ua.VariantType.String, ua.VariantType.Double], [ua.VariantType.DateTime],
+        )
         if self.options.bench_tags:
             bench = await server.nodes.objects.add_folder(ua.NodeId("Bench", ns), "Bench")
             for index in range(self.options.bench_tags):
@@ -309,6 +317,20 @@ class OpcUaFace:
             setattr(event, field_name, shot.values[suffix])
         event.Message = ua.LocalizedText(f"{machine} shot {shot.counter}")
         await generator.trigger(time_attr=shot.source_ts)
+
+    async def _set_offset(self, _parent, machine, suffix, offset):
+        """The SetOffset method: arguments arrive as Variants; bad ones answer BadInvalidArgument."""
+        try:
+            sample = self.plant.set_offset(machine.Value, suffix.Value, float(offset.Value))
+        except (TypeError, ValueError) as error:
+            log.warning("SetOffset refused: %s", error)
+            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
+        if self.server is not None and not self._is_down:
+            await self._write(self.nodes[(sample.machine, sample.suffix)], sample.value, ua.VariantType.Double,
+                              sample.source_ts)
+        log.info("excursion %s.%s offset %+g at %s (value %s)", sample.machine, sample.suffix, offset.Value,
+                 sample.source_ts.isoformat(), sample.value)
+        return [ua.Variant(sample.source_ts, ua.VariantType.DateTime)]
 
     async def read_released(self, machine: str) -> bool:
         node = self.server.get_node(self.nodes[(machine, "Production/ProductionReleasedByMES")])

@@ -13,6 +13,11 @@ these (or read `plant.latest`) and publish what they get. Scenarios change what 
     backfill-burst  after `backfill_at`, one burst of the last minute's history with old timestamps
     server-restart  (a protocol-face behaviour: the OPC UA server stops/starts every `restart_every_s`)
     half-open       (a protocol-face behaviour: the OPC UA face stops answering without closing sockets)
+
+Excursions on command (any scenario): `set_offset(machine, suffix, offset)` shifts one tag by `offset` from now on
+(0 returns it to normal) and returns the offending sample with its source timestamp, so a test or a benchmark knows
+exactly when the excursion began. The OPC UA face exposes it as the method Objects/Simulator/SetOffset.
+`noise` scales the process noise (1.0: Cp ≈ 1; 0.5 keeps normal values well inside ±3 σ-based alarm thresholds).
 """
 from __future__ import annotations
 
@@ -88,7 +93,9 @@ class SimulatedPlant:
     scenario: ScenarioOptions = field(default_factory=ScenarioOptions)
     cycle_s: float = 32.0
     seed: int | None = None
+    noise: float = 1.0
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    offsets: dict[tuple[str, str], float] = field(default_factory=dict)
     latest: dict[tuple[str, str], Sample] = field(default_factory=dict)
     shot_counters: dict[str, int] = field(default_factory=dict)
     lots: dict[str, str] = field(default_factory=dict)
@@ -108,8 +115,8 @@ class SimulatedPlant:
 
     def value(self, machine: str, suffix: str, now: datetime) -> float:
         spec = SPECS[suffix]
-        sigma = spec.tolerance / 6.0        # capable process: Cp ≈ 1
-        value = spec.nominal + self.random.gauss(0.0, sigma)
+        sigma = spec.tolerance / 6.0 * self.noise        # capable process: Cp ≈ 1 at noise 1.0
+        value = spec.nominal + self.random.gauss(0.0, sigma) + self.offsets.get((machine, suffix), 0.0)
         options = self.scenario
         if options.name == "drift" and machine == options.drift_machine and suffix == options.drift_suffix:
             drift_at = options.drift_at or self.started
@@ -131,6 +138,24 @@ class SimulatedPlant:
             return False
         tags = [(m, s) for m in self.machines for s in TAG_PATHS if s not in SHOT_SUFFIXES]
         return tags[window % len(tags)] == (machine, suffix)
+
+    def set_offset(self, machine: str, suffix: str, offset: float, now: datetime | None = None) -> Sample:
+        """Shift one tag by `offset` from `now` on (0: back to normal); returns the tag's sample at `now`, the first
+        value of the excursion (or of the return to normal), for the face to publish right away."""
+        if machine not in self.machines:
+            raise ValueError(f"unknown machine {machine!r} (simulated: {', '.join(self.machines)})")
+        if suffix not in TAG_PATHS:
+            raise ValueError(f"unknown tag {suffix!r} (known: {', '.join(TAG_PATHS)})")
+        if not math.isfinite(offset):
+            raise ValueError("the offset must be a finite number")
+        now = now or datetime.now(UTC)
+        if offset:
+            self.offsets[(machine, suffix)] = offset
+        else:
+            self.offsets.pop((machine, suffix), None)
+        sample = Sample(machine, suffix, self.value(machine, suffix, now), True, self.source_time(now))
+        self.latest[(machine, suffix)] = sample
+        return sample
 
     def tick(self, now: datetime | None = None) -> list[Sample]:
         """Current value of every continuously sampled tag (temperatures)."""

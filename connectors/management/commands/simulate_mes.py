@@ -33,6 +33,8 @@ def add_simulator_arguments(parser) -> None:
     parser.add_argument("--drift-at", default=None, help="drift scenario start: '+SECONDS' or ISO time")
     parser.add_argument("--backfill-at", default=None, help="backfill-burst time: '+SECONDS' or ISO time")
     parser.add_argument("--skew", type=float, default=120.0, help="clock-skew scenario: seconds ahead")
+    parser.add_argument("--noise", type=float, default=1.0,
+                        help="scale of the process noise (1.0: Cp ≈ 1; 0.5: no value strays past nominal ±3 °C)")
     parser.add_argument("--bench-tags", type=int, default=0, help="extra fast-changing OPC UA tags (benchmark)")
 
 
@@ -53,7 +55,10 @@ def build_simulator(options) -> Simulator:
         opcua_port=options["opcua_port"], modbus_port=options["modbus_port"], mqtt_port=options["mqtt_port"],
         rate_hz=options["rate"], bench_tags=options["bench_tags"], faces=faces,
     )
-    return Simulator(SimulatedPlant(scenario=scenario, cycle_s=options["cycle"]), sim_options)
+    if not 0 <= options["noise"] <= 10:
+        raise CommandError("--noise must be between 0 and 10")
+    plant = SimulatedPlant(scenario=scenario, cycle_s=options["cycle"], noise=options["noise"])
+    return Simulator(plant, sim_options)
 
 
 class Command(BaseCommand):
