@@ -1,6 +1,7 @@
 """/api/v1/ routes of traceability: lots, their runs, genealogy edges."""
 from django.urls import path
 
+from traceability.api.trace import LotSerialsView, LotTraceView, SerialDetailView
 from traceability.api.views import (
     GenealogyView,
     LotDetailView,
@@ -17,6 +18,9 @@ urlpatterns = [
     path("lots/<str:code>/runs/", LotRunsView.as_view(), name="api-lot-runs"),
     path("lots/<str:code>/runs/<int:run_id>/", LotRunDetailView.as_view(), name="api-lot-run"),
     path("lots/<str:code>/end/", LotEndView.as_view(), name="api-lot-end"),
+    path("lots/<str:code>/trace/", LotTraceView.as_view(), name="api-lot-trace"),
+    path("lots/<str:code>/serials/", LotSerialsView.as_view(), name="api-lot-serials"),
+    path("serials/<str:serial>/", SerialDetailView.as_view(), name="api-serial"),
     path("lot-runs/", RunListView.as_view(), name="api-lot-run-list"),
     path("genealogy/", GenealogyView.as_view(), name="api-genealogy"),
 ]

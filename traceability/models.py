@@ -107,16 +107,20 @@ class GenealogyEdge(models.Model):
 
 
 class SerialNumber(models.Model):
-    """A serialised unit of a lot (where the product has serial numbers)."""
+    """A serialised unit of a lot (where the product has serial numbers). A serial names one unit: within a site it
+    belongs to exactly one lot (`site` repeats the lot's site so the database enforces that, even under races)."""
 
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="serials", verbose_name=_("site"))
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="serials", verbose_name=_("lot"))
     serial = models.CharField(_("serial number"), max_length=80)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["serial"]
-        constraints = [models.UniqueConstraint(fields=["lot", "serial"], name="serial_unique_per_lot")]
-        indexes = [models.Index(fields=["serial"], name="serial_lookup")]
+        # (site, serial) also serves "which lot has serial S" across the user's sites.
+        constraints = [models.UniqueConstraint(fields=["site", "serial"], name="serial_unique_per_site")]
+        # The serials of one lot, in order (the lot page and GET /lots/{code}/serials/).
+        indexes = [models.Index(fields=["lot", "serial"], name="serial_by_lot")]
         verbose_name = _("serial number")
         verbose_name_plural = _("serial numbers")
 
