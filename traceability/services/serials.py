@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from qms.audit.chain import record_audit
+from qms.models import AuditEntry
 from traceability.models import Lot, SerialNumber
 from traceability.services.errors import Conflict
 
@@ -96,7 +97,8 @@ def record_serials(lot: Lot, serials) -> SerialRecording:
             claimed = _claimed_elsewhere(lot, new)
             if claimed:
                 raise _refuse(lot, claimed)
-            record_audit(action="serials.recorded", model="traceability.serialnumber", object_pk=lot.pk,
+            # One entry per batch (not per serial): the record is the lot's set of serials.
+            record_audit(action=AuditEntry.Action.CREATE, model="traceability.serialnumber", object_pk=lot.pk,
                          object_repr=lot.code, site_id=lot.site_id, changes={"serials": [None, new]})
     return SerialRecording(lot=lot, created=new, existing=[serial for serial in wanted if serial in existing])
 
