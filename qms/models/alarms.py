@@ -74,6 +74,10 @@ class Alarm(models.Model):
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     version = models.PositiveIntegerField(_("version"), default=1)
+    # The newest AlarmEvent of this alarm: repeats are announced at most once per interval after it, and a repeat
+    # that is only counted answers with this event's id.
+    latest_event_id = models.BigIntegerField(_("latest event"), null=True, blank=True, editable=False)
+    latest_event_at = models.DateTimeField(_("latest event at"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-raised_at"]
