@@ -135,6 +135,10 @@ def start_lot_run(lot: Lot, equipment: Equipment, started_at: datetime, *, ended
             run.save(update_fields=["ended_at"])
     run = LotRun(lot=lot, equipment=equipment, started_at=started_at, ended_at=ended_at, concurrent=concurrent)
     run.save()
+    # A lot starting inside an open hold window joins that hold in this transaction (equipment row still locked).
+    from traceability.services.holds import hold_lots_of_new_run  # holds imports this module
+
+    hold_lots_of_new_run(run)
     return run, True
 
 
