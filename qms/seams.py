@@ -47,3 +47,17 @@ class NcDraftRequest(NamedTuple):
     equipment_id: int | None
     hold_ids: tuple[int, ...]
     evidence: dict
+
+
+# --- equipment states (reaction rules watch them) -------------------------------------------------------------
+equipment_state_recorded = Signal()
+"""equipment_state_recorded(sender=EquipmentStateEvent, site_id: int, changes: list[RecordedState])
+    Sent after the commit of a batch of equipment state changes, with the newly stored ones (duplicates and rejects
+    excluded). Reaction rules with the trigger "equipment state" subscribe."""
+
+
+class RecordedState(NamedTuple):
+    equipment_id: int
+    ts: datetime
+    state: str
+    reason: str

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import models, transaction
@@ -25,6 +26,7 @@ from django.utils.translation import gettext as _
 from qms.ingest.problems import Problem
 from qms.ingest.timestamps import parse_timestamp as parse_iso_timestamp
 from qms.models import CycleTimeRecord, Equipment, EquipmentStateEvent, Site
+from qms.seams import RecordedState, equipment_state_recorded
 
 MAX_CYCLE_TIME_S = 24 * 3600.0
 MAX_SHOT_COUNTER = 2**63 - 1
@@ -293,10 +295,18 @@ def _record_batch(kind: _EventKind, site: Site, items: Sequence, source: str, no
                     % {"equipment": code, "ts": ts.isoformat(), "diff": _describe_difference(kind, stored, values)},
                 ))
         kind.model.objects.bulk_create(to_create, batch_size=2000, ignore_conflicts=True)
+        if kind is STATE_EVENTS and to_create:
+            transaction.on_commit(partial(_announce_states, site.pk, to_create))
     for result in results:
         if result.errors:
             result.status = REJECTED
     return BatchOutcome(results)
+
+
+def _announce_states(site_id: int, events: list) -> None:
+    """After commit: the new state changes go to whoever watches machines (reaction rules)."""
+    changes = [RecordedState(event.equipment_id, event.ts, event.state, event.reason) for event in events]
+    equipment_state_recorded.send_robust(sender=EquipmentStateEvent, site_id=site_id, changes=changes)
 
 
 def _existing_payloads(kind: _EventKind, source: str, keys: list[tuple[int, datetime]]) -> dict:
