@@ -9,8 +9,10 @@ class QmsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from qms import reaction_receivers
         from qms.audit import receivers  # noqa: F401  (connects the history → audit-chain receiver)
         from qms.auth.roles import ensure_roles
 
         # Without a sender: permissions of apps migrated after qms must exist before the groups are filled.
         post_migrate.connect(ensure_roles, dispatch_uid="qms.ensure_roles")
+        reaction_receivers.connect()
