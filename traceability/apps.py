@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class TraceabilityConfig(AppConfig):
     name = "traceability"
     verbose_name = _("Traceability")
+
+    def ready(self):
+        # Receivers only (no database access here): the MES verdict push listens on verdicts_changed.
+        from traceability.verdicts import push  # noqa: F401

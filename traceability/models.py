@@ -220,3 +220,6 @@ class HoldLot(models.Model):
 
     def __str__(self):
         return f"{self.hold.number}: {self.lot.code} ({self.disposition})"
+
+
+from traceability.verdicts.models import LotVerdict, VerdictCacheState  # noqa: E402,F401  (registered with this app)

@@ -20,4 +20,5 @@ class VerdictChange:
     lot_id: int
     lot_code: str
     verdict: str        # release | hold | reject | pending
-    previous: str | None
+    previous: str | None  # None: the lot's first published verdict
+    change: int = 0       # per-lot change number (LotVerdict.change): with lot_id, the push's idempotency key

@@ -39,6 +39,10 @@ class Connector(models.Model):
     config = models.JSONField(_("configuration"), default=dict, blank=True)
     # Passwords, keys and HMAC secrets: kept out of the history/audit trail and never returned by the API.
     secrets = models.JSONField(_("secrets"), default=dict, blank=True)
+    verdict_push_target = models.CharField(
+        _("verdict push target"), max_length=500, blank=True, default="",
+        help_text=_("Where lot verdict changes are written (webhook path, OPC UA node, topic …); empty: no push."),
+    )
     runner_group = models.CharField(
         _("runner group"), max_length=64, blank=True, default="",
         help_text=_("Runners started with --group X host only the connectors of group X (empty: the default runner)."),

@@ -2,6 +2,7 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("traceability.verdicts.urls")),  # first: the MES hot path resolves in one step
     path("", include("qms.api.plant_urls")),
     path("", include("qms.api.dictionary_urls")),
     path("", include("qms.api.ingest_urls")),

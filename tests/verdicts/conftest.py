@@ -1,0 +1,32 @@
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+from traceability.verdicts import store
+
+
+@pytest.fixture
+def verdict_cache(db, settings):
+    """A clean Redis verdict cache (this helper's Redis db), built, with background rebuilds off."""
+    if not settings.REDIS_URL:
+        pytest.skip("unreachable: the redis marker requires REDIS_URL")  # the marker's policy decides first
+    redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
+    store._caches.clear()
+    cache = store.verdict_cache()
+    cache.auto_rebuild = False
+    cache.rebuild(prewarm=False)
+    yield cache
+    store._caches.clear()
+
+
+@pytest.fixture
+def no_redis(settings):
+    settings.REDIS_URL = ""
+    settings.VERDICT_REDIS_URL = ""
+    store._caches.clear()
+    yield
+    store._caches.clear()
+
+
+def redis_client():
+    return redis_lib.Redis.from_url(settings.REDIS_URL)

@@ -1,0 +1,326 @@
+"""The Redis verdict cache: write-through from the hold services, race-guarded fills, loss detection and rebuild.
+
+Keys (per site and lot code):
+    qp:verdict:v:<site>:<code>   "<epoch>|<JSON body without checked_at>"   the cached answer
+    qp:verdict:g:<site>:<code>   generation: bumped when a writer marks the lot dirty and again when it commits
+    qp:verdict:d:<site>:<code>   writers in flight (counter with a TTL: a rolled-back writer cannot decrement it)
+    qp:verdict:epoch             sentinel: the epoch the cache was (re)built under; gone = cache lost
+
+Guarantee: a verdict request that starts after a hold transaction commits sees that transaction.
+  * Before commit (`mark_dirty`, inside the transaction) the writer deletes the lot's value, bumps its generation
+    and raises its in-flight counter; nobody may fill the lot while the counter is up.
+  * On commit (`finish`) the writer lowers the counter, bumps the generation again, reads the committed verdicts and
+    fills them.
+  * Every fill (reader or writer) snapshots the generation BEFORE its database read and writes through a Lua
+    compare-and-set: same epoch, same generation, no writer in flight. A reader that read the database before a
+    commit therefore can never write its stale answer afterwards — the generation moved on.
+  * Cache loss (flush, restart without data): the sentinel is gone, fills are refused, readers answer from the
+    database and one of them starts a rebuild. The rebuild takes an exclusive PostgreSQL advisory lock that every
+    writer holds shared until it commits, so no writer whose dirty markers were lost is still in flight when the new
+    epoch is set.
+  * Redis unreachable for a writer: the writer clears the epoch in the database (inside its transaction). Readers
+    re-check Redis' epoch against the database every VALIDATE_EVERY_S seconds and after every (re)connection, and
+    distrust a cache whose epoch does not match — also the case of a Redis restarted from an old append-only file.
+  * Redis unreachable for a reader: it answers from the database (logged, at most once per RETRY_AFTER_FAILURE_S it
+    tries Redis again).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+
+import orjson
+import redis
+from django.db import connection, transaction
+from django.utils import timezone
+
+from traceability.verdicts.models import VerdictCacheState
+from traceability.verdicts.rule import Verdict
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "qp:verdict"
+SENTINEL_KEY = f"{PREFIX}:epoch"
+REBUILD_LOCK_KEY = f"{PREFIX}:rebuilding"
+VALUE_TTL_S = 14 * 24 * 3600
+DIRTY_TTL_S = 300
+VALIDATE_EVERY_S = 2.0
+REVALIDATE_INVALID_S = 0.25
+RETRY_AFTER_FAILURE_S = 1.0
+REBUILD_LOCK_TTL_S = 120
+ADVISORY_LOCK_KEY = 0x51505645  # "QPVE": writers hold it shared until commit, a rebuild takes it exclusively
+CHUNK = 1000
+
+_MARK_DIRTY = """
+for i = 1, #KEYS, 3 do
+  redis.call('DEL', KEYS[i])
+  redis.call('INCR', KEYS[i + 1])
+  redis.call('INCR', KEYS[i + 2])
+  redis.call('EXPIRE', KEYS[i + 2], ARGV[1])
+end
+return #KEYS / 3
+"""
+_FINISH = """
+local gens = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('DECR', KEYS[i + 1]) <= 0 then redis.call('DEL', KEYS[i + 1]) end
+  gens[#gens + 1] = redis.call('INCR', KEYS[i])
+end
+return gens
+"""
+_FILL = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local written = 0
+for i = 2, #KEYS, 3 do
+  local j = (i - 2) / 3 * 2 + 3
+  local gen = redis.call('GET', KEYS[i + 1]) or '0'
+  if gen == ARGV[j] and redis.call('EXISTS', KEYS[i + 2]) == 0 then
+    redis.call('SET', KEYS[i], ARGV[j + 1], 'EX', ARGV[2])
+    written = written + 1
+  end
+end
+return written
+"""
+
+
+def value_key(site_id: int, code: str) -> str:
+    return f"{PREFIX}:v:{site_id}:{code}"
+
+
+def gen_key(site_id: int, code: str) -> str:
+    return f"{PREFIX}:g:{site_id}:{code}"
+
+
+def dirty_key(site_id: int, code: str) -> str:
+    return f"{PREFIX}:d:{site_id}:{code}"
+
+
+def encode_body(verdict: Verdict) -> bytes:
+    """The JSON answer without its closing brace: the view appends `,"checked_at":"..."}`."""
+    return orjson.dumps({"lot": verdict.lot, "verdict": verdict.verdict, "reasons": verdict.reasons})[:-1]
+
+
+def decode_body(body: bytes, checked_at: str | None = None) -> Verdict:
+    data = orjson.loads(body + b"}")
+    return Verdict(lot=data["lot"], verdict=data["verdict"], reasons=data["reasons"], checked_at=checked_at)
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _advisory_lock(*, shared: bool) -> None:
+    if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s)", [ADVISORY_LOCK_KEY])
+
+
+def invalidate_epoch_in_db(why: str) -> None:
+    """Make every reader distrust the Redis cache until a rebuild (called when Redis could not be told)."""
+    logger.warning("verdict cache invalidated: %s", why)
+    VerdictCacheState.objects.update_or_create(
+        pk=VerdictCacheState.SINGLETON_ID, defaults={"epoch": "", "invalidated_at": timezone.now()})
+
+
+class RedisVerdictCache:
+    def __init__(self, url: str):
+        self.url = url
+        self.connects = 0                    # bumped on every (re)connection of this process' pool
+        self._validated_connects = -1
+        self.epoch: str | None = None        # the epoch this process trusts; None = answer from the database
+        self._next_validation = 0.0
+        self._down_until = 0.0
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5, redis_connect_func=self._on_connect)
+        self._mark = self.client.register_script(_MARK_DIRTY)
+        self._finish = self.client.register_script(_FINISH)
+        self._fill = self.client.register_script(_FILL)
+        self.auto_rebuild = True
+
+    def _on_connect(self, conn) -> None:
+        conn.on_connect()
+        self.connects += 1
+
+    # --- health ------------------------------------------------------------------------------------------------
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        if self.available():
+            logger.error("verdict cache: Redis %s failed (%s); answering from the database", what, exc)
+        self._down_until = time.monotonic() + RETRY_AFTER_FAILURE_S
+        self.epoch = None
+
+    def trusted_epoch(self) -> str | None:
+        """The epoch to trust, re-checked against the database after a (re)connection and every few seconds."""
+        if self.connects != self._validated_connects or time.monotonic() >= self._next_validation:
+            self.validate()
+        return self.epoch
+
+    def validate(self) -> None:
+        connects = self.connects
+        redis_epoch = self.client.get(SENTINEL_KEY)
+        redis_epoch = redis_epoch.decode() if redis_epoch else ""
+        db_epoch = VerdictCacheState.objects.filter(pk=VerdictCacheState.SINGLETON_ID).values_list(
+            "epoch", flat=True).first() or ""
+        self._validated_connects = connects
+        if redis_epoch and redis_epoch == db_epoch:
+            self.epoch = redis_epoch
+            self._next_validation = time.monotonic() + VALIDATE_EVERY_S
+            return
+        self.epoch = None
+        self._next_validation = time.monotonic() + REVALIDATE_INVALID_S
+        self.request_rebuild()
+
+    # --- reads -------------------------------------------------------------------------------------------------
+    def get_bodies(self, site_id: int, codes: list[str]) -> dict[str, bytes]:
+        """Cached answer bodies for the codes found (hits only; anything doubtful counts as a miss)."""
+        if not self.available():
+            return {}
+        try:
+            epoch = self.trusted_epoch()
+            if epoch is None:
+                return {}
+            connects = self.connects
+            if len(codes) == 1:
+                values = [self.client.get(value_key(site_id, codes[0]))]
+            else:
+                values = self.client.mget([value_key(site_id, code) for code in codes])
+            if self.connects != connects:  # reconnected meanwhile: maybe a Redis restarted from an old file
+                self.validate()
+                if self.epoch != epoch:
+                    return {}
+        except redis.RedisError as exc:
+            self._failed("read", exc)
+            return {}
+        prefix = epoch.encode() + b"|"
+        cut = len(prefix)
+        return {code: value[cut:] for code, value in zip(codes, values, strict=True)
+                if value is not None and value.startswith(prefix)}
+
+    def snapshot(self, site_id: int, codes: list[str]) -> tuple[str | None, list[str]] | None:
+        """(epoch in Redis, generations) taken BEFORE a database read that will fill these lots."""
+        if not self.available():
+            return None
+        try:
+            values = self.client.mget([SENTINEL_KEY] + [gen_key(site_id, code) for code in codes])
+        except redis.RedisError as exc:
+            self._failed("snapshot", exc)
+            return None
+        epoch = values[0].decode() if values[0] else None
+        if epoch is None:
+            self.request_rebuild()
+        return epoch, [value.decode() if value else "0" for value in values[1:]]
+
+    def fill(self, site_id: int, verdicts: dict[str, Verdict], snapshot, codes: list[str]) -> int:
+        """Write freshly computed verdicts, each only if nothing changed since `snapshot` (compare-and-set)."""
+        if snapshot is None or snapshot[0] is None or snapshot[0] != self.epoch:
+            return 0
+        epoch, gens = snapshot
+        keys, args = [SENTINEL_KEY], [epoch, VALUE_TTL_S]
+        for code, gen in zip(codes, gens, strict=True):
+            verdict = verdicts.get(code)
+            if verdict is None:
+                continue
+            keys += [value_key(site_id, code), gen_key(site_id, code), dirty_key(site_id, code)]
+            args += [gen, epoch.encode() + b"|" + encode_body(verdict)]
+        if len(keys) == 1:
+            return 0
+        try:
+            return max(int(self._fill(keys=keys, args=args)), 0)
+        except redis.RedisError as exc:
+            self._failed("fill", exc)
+            return 0
+
+    # --- writes (hold services) --------------------------------------------------------------------------------
+    def mark_dirty(self, site_id: int, codes: list[str]) -> None:
+        """Inside the writer's transaction, before it commits."""
+        _advisory_lock(shared=True)
+        try:
+            for chunk in _chunks(codes):
+                keys = []
+                for code in chunk:
+                    keys += [value_key(site_id, code), gen_key(site_id, code), dirty_key(site_id, code)]
+                self._mark(keys=keys, args=[DIRTY_TTL_S])
+        except redis.RedisError as exc:
+            self._failed("mark dirty", exc)
+            invalidate_epoch_in_db(f"could not mark {len(codes)} lot(s) of site {site_id} dirty: {exc}")
+
+    def finish(self, site_id: int, codes: list[str], compute) -> None:
+        """After the writer committed: end its in-flight mark, then write the committed verdicts through."""
+        for chunk in _chunks(codes):
+            keys = []
+            for code in chunk:
+                keys += [gen_key(site_id, code), dirty_key(site_id, code)]
+            try:
+                gens = self._finish(keys=keys)
+                epoch = self.client.get(SENTINEL_KEY)
+            except redis.RedisError as exc:
+                self._failed("write-through", exc)
+                invalidate_epoch_in_db(f"could not write {len(chunk)} verdict(s) of site {site_id} through: {exc}")
+                return
+            snapshot = (epoch.decode() if epoch else None, [str(gen) for gen in gens])
+            if snapshot[0] is not None and snapshot[0] == self.trusted_epoch():
+                self.fill(site_id, compute(site_id, chunk), snapshot, chunk)
+
+    # --- loss and rebuild --------------------------------------------------------------------------------------
+    def request_rebuild(self) -> None:
+        if not self.auto_rebuild:
+            return
+        try:
+            if not self.client.set(REBUILD_LOCK_KEY, b"1", nx=True, ex=REBUILD_LOCK_TTL_S):
+                return
+        except redis.RedisError:
+            return
+        threading.Thread(target=self._rebuild_in_background, name="verdict-cache-rebuild", daemon=True).start()
+
+    def _rebuild_in_background(self) -> None:
+        try:
+            self.rebuild()
+        except Exception:
+            logger.exception("verdict cache rebuild failed")
+        finally:
+            connection.close()
+
+    def rebuild(self, *, prewarm: bool = True, recent_lots: int = 50_000) -> tuple[str, int]:
+        """New epoch (after every writer in flight has committed), then refill. Returns (epoch, lots filled)."""
+        from traceability.verdicts.compute import compute_verdicts_for_codes
+
+        try:
+            epoch = uuid.uuid4().hex
+            with transaction.atomic():
+                _advisory_lock(shared=False)
+                VerdictCacheState.objects.update_or_create(
+                    pk=VerdictCacheState.SINGLETON_ID, defaults={"epoch": epoch, "rebuilt_at": timezone.now()})
+                self.client.set(SENTINEL_KEY, epoch)
+            self.validate()
+            filled = 0
+            if prewarm:
+                for site_id, codes in lots_to_prewarm(recent_lots):
+                    for chunk in _chunks(codes):
+                        snapshot = self.snapshot(site_id, chunk)
+                        filled += self.fill(site_id, compute_verdicts_for_codes(site_id, chunk), snapshot, chunk)
+            logger.info("verdict cache rebuilt: epoch %s, %d lots filled", epoch, filled)
+            return epoch, filled
+        finally:
+            try:
+                self.client.delete(REBUILD_LOCK_KEY)
+            except redis.RedisError:
+                pass
+
+
+def lots_to_prewarm(recent_lots: int) -> Iterable[tuple[int, list[str]]]:
+    """Lots with hold entries plus the most recent ones, grouped by site."""
+    from traceability.models import HoldLot, Lot
+
+    by_site: dict[int, set[str]] = {}
+    held = Lot.objects.filter(pk__in=HoldLot.objects.values("lot_id")).values_list("site_id", "code")
+    recent = Lot.objects.order_by("-pk").values_list("site_id", "code")[:recent_lots]
+    for site_id, code in [*held, *recent]:
+        by_site.setdefault(site_id, set()).add(code)
+    return [(site_id, sorted(codes)) for site_id, codes in sorted(by_site.items())]

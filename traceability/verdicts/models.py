@@ -1,0 +1,42 @@
+"""What the verdict work keeps in the database (imported by traceability.models so Django registers them).
+
+LotVerdict        the verdict last published for a lot (what MES was told): gives each change its `previous` and a
+                  per-lot change number for the push's idempotency key. Written only by note_lots_changed.
+VerdictCacheState one row: the epoch of the Redis verdict cache. A writer that could not mark its lots dirty in Redis
+                  clears it (inside its transaction); readers compare it with the epoch in Redis and distrust the cache
+                  until a rebuild sets a new one.
+"""
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LotVerdict(models.Model):
+    lot = models.OneToOneField("traceability.Lot", on_delete=models.CASCADE, primary_key=True,
+                               related_name="published_verdict", verbose_name=_("lot"))
+    site = models.ForeignKey("qms.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site"))
+    verdict = models.CharField(_("verdict"), max_length=10, blank=True,
+                               help_text=_("Empty until the lot's first hold change."))
+    change = models.PositiveIntegerField(_("change number"), default=0)
+    changed_at = models.DateTimeField(_("changed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("published lot verdict")
+        verbose_name_plural = _("published lot verdicts")
+
+    def __str__(self):
+        return f"{self.lot_id}: {self.verdict or '-'} (#{self.change})"
+
+
+class VerdictCacheState(models.Model):
+    SINGLETON_ID = 1
+
+    epoch = models.CharField(_("cache epoch"), max_length=40, blank=True)
+    rebuilt_at = models.DateTimeField(_("rebuilt at"), null=True, blank=True)
+    invalidated_at = models.DateTimeField(_("invalidated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verdict cache state")
+        verbose_name_plural = _("verdict cache state")
+
+    def __str__(self):
+        return self.epoch or "-"
