@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("qms.api.urls")),
     path("spc/", include("spc.urls")),
     path("connectors/", include("connectors.urls")),
+    path("trace/", include("traceability.trace_urls")),
     path("", include("qms.web.urls")),
 ]
 if settings.DEBUG:
