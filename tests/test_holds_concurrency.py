@@ -1,0 +1,74 @@
+"""Races on PostgreSQL's real row locks: two deciders on one lot, a hold placed while a run starts, two holds at once."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories_holds import PASSWORD, Plant
+from tests.test_lots_concurrency import race
+from traceability import services
+from traceability.models import Hold, HoldLot
+from traceability.services.holds import HoldError, dispose_hold_lot, freeze_window, place_hold, release_hold
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def plant():
+    return Plant()
+
+
+def test_two_engineers_deciding_one_lot_at_once_one_wins(plant):
+    plant.lot("A")
+    hold = place_hold(plant.site, reason="suspect", lots=["A"])
+    entry = HoldLot.objects.get(hold=hold)
+
+    def decide(user, disposition):
+        return lambda: dispose_hold_lot(entry.pk, disposition=disposition, user=user, password=PASSWORD,
+                                        meaning="decided")
+
+    outcomes = race(decide(plant.engineer, "release"), decide(plant.engineer2, "scrap"))
+
+    refused = [o for o in outcomes if isinstance(o, HoldError)]
+    assert len(refused) == 1 and refused[0].code == "already_decided"
+    entry.refresh_from_db()
+    winner = next(o for o in outcomes if isinstance(o, HoldLot))
+    assert entry.disposition == winner.disposition and entry.version == 2
+
+
+def test_a_lot_decision_and_a_hold_release_at_once_stay_consistent(plant):
+    plant.lot("A")
+    plant.lot("B")
+    hold = place_hold(plant.site, reason="suspect", lots=["A", "B"])
+    entry = HoldLot.objects.get(hold=hold, lot__code="A")
+
+    outcomes = race(
+        lambda: dispose_hold_lot(entry.pk, disposition="scrap", user=plant.engineer, password=PASSWORD, meaning="x"),
+        lambda: release_hold(hold.pk, user=plant.engineer2, password=PASSWORD, meaning="y"),
+    )
+
+    hold.refresh_from_db()
+    assert not any(isinstance(o, Exception) and not isinstance(o, HoldError) for o in outcomes)
+    assert hold.state == Hold.State.RELEASED
+    assert not hold.lots.filter(disposition="held").exists()
+
+
+def test_a_run_starting_while_the_hold_is_placed_is_held(plant):
+    now = timezone.now()
+    lot = plant.lot("RACING")
+
+    outcomes = race(lambda: freeze_window(plant.imm02, now - timedelta(minutes=5), reason="drift"),
+                    lambda: services.start_lot_run(lot, plant.imm02, now))
+
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert HoldLot.objects.filter(lot=lot).count() == 1
+
+
+def test_two_holds_placed_at_once_get_distinct_numbers(plant):
+    plant.lot("A")
+    plant.lot("B")
+
+    outcomes = race(lambda: place_hold(plant.site, reason="one", lots=["A"]),
+                    lambda: place_hold(plant.site, reason="two", lots=["B"]))
+
+    assert sorted(o.number for o in outcomes) == ["H-S1-000001", "H-S1-000002"]
