@@ -9,6 +9,7 @@ from qms.audit.context import Actor, acting_as
 from qms.auth.tokens import issue_token
 from qms.demo import plant as demo
 from qms.demo.history import seed_history
+from qms.demo.rules import install_seed_rules
 from qms.models import ApiToken, Area, Characteristic, Equipment, Line, Operation, Product, Site, SiteMembership, WorkCenter
 
 DEMO_TOKEN_NAME = "DEMO-MES"
@@ -28,8 +29,11 @@ class Command(BaseCommand):
                 created_chars = self._dictionary(site)
                 users = self._users(site)
                 raw_token = self._token(site)
+                rules = install_seed_rules(site)
             history = seed_history(site, hours=options["history_hours"]) if options["history_hours"] > 0 else None
         self._report(site, created_chars, users, raw_token)
+        self.stdout.write(f"Reaction rules: {', '.join(rule.name for rule in rules)} (hold commands: connector "
+                          f"mes-hold, shadow mode).")
         if history and not history["skipped"]:
             self.stdout.write(f"Demo history: {history['lots']} lots, {history['measurements']} measurements.")
         # After the history: charts get limits from it right away (from the specification where there is too little).
