@@ -55,13 +55,15 @@ def child_database_url() -> str:
 def plant(transactional_db) -> Plant:
     """seed_demo (plant, dictionary, users, its reaction rules) without history; supervisor's and engineer's
     passwords hashed so the child processes can check them; an MES token with verdicts:read."""
+    from django.contrib.auth import get_user_model
+
     from qms.auth.tokens import issue_token
-    from qms.models import Site, User
+    from qms.models import Site
 
     call_command("seed_demo", history_hours=0, stdout=io.StringIO())
     site = Site.objects.get(code=SITE)
     for username, password in PASSWORDS.items():
-        User.objects.filter(username=username).update(password=make_password(password, hasher=QuickPBKDF2()))
+        get_user_model().objects.filter(username=username).update(password=make_password(password, hasher=QuickPBKDF2()))
     install_seed_rules(site)
     _token, raw = issue_token(name="MES-E2E", site=site, scopes=["verdicts:read"])
     return Plant(site=site, mes_token=raw)
