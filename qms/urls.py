@@ -13,7 +13,9 @@ urlpatterns = [
     path("api/v1/", include("qms.api.urls")),
     path("spc/", include("spc.urls")),
     path("connectors/", include("connectors.urls")),
+    path("rules/", include("qms.web.rules_urls")),
     path("trace/", include("traceability.trace_urls")),
+    path("notifications/", include("qms.web.notification_urls")),
     path("", include("qms.web.urls")),
 ]
 if settings.DEBUG:
