@@ -13,8 +13,12 @@ from traceability.verdicts.write_through import note_lots_changed
 _numbers = itertools.count(1)
 
 
-def hold_lots(site, lots, *, disposition="held", reason="barrel zone 2 beyond ±3 °C", state=Hold.State.ACTIVE):
+def hold_lots(site, lots, *, disposition="held", reason="barrel zone 2 beyond ±3 °C", state=Hold.State.ACTIVE,
+              committed=None):
+    """`committed`: called first thing after the commit (before the write-through) — the race tests' clock."""
     with transaction.atomic():
+        if committed is not None:
+            transaction.on_commit(committed)
         hold = Hold.objects.create(site=site, number=f"H-T{next(_numbers):05d}", reason=reason, state=state,
                                    placed_at=timezone.now(), placed_by="test")
         HoldLot.objects.bulk_create([HoldLot(hold=hold, lot=lot, via=HoldLot.Via.DIRECT, disposition=disposition)
@@ -23,8 +27,10 @@ def hold_lots(site, lots, *, disposition="held", reason="barrel zone 2 beyond ±
     return hold
 
 
-def decide(hold, lot, disposition, *, release_hold=False):
+def decide(hold, lot, disposition, *, release_hold=False, committed=None):
     with transaction.atomic():
+        if committed is not None:
+            transaction.on_commit(committed)
         HoldLot.objects.filter(hold=hold, lot=lot).update(disposition=disposition, disposed_at=timezone.now())
         if release_hold:
             Hold.objects.filter(pk=hold.pk).update(state=Hold.State.RELEASED, released_at=timezone.now())

@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""MES verdict API under load: req/s and p50/p99 of single verdicts, batches of 50, and — in the same run — a bare
+Django view reading one Redis key (the ceiling); prints the ratio verdict/ceiling.
+
+    .venv/bin/python bench/verdicts.py [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+        [--redis-url redis://127.0.0.1:6379/5] [--lots 5000] [--clients 8] [--seconds 5] [--rounds 3] [--workers 2]
+
+On a scratch database (qp_bench_verdicts, recreated; schema built from the models) it seeds a site with --lots lots
+(every 10th held), a machine token with verdicts:read, rebuilds the verdict cache, then starts the production
+server (uvicorn, ASGI, DEBUG off, --workers) with bench/verdicts_settings.py (real URLs + the bare view) and drives
+it, as the TLS proxy would (X-Forwarded-Proto: https), with --clients concurrent keep-alive HTTP/1.1 connections
+(asyncio + uvloop, raw sockets: the client costs as little CPU as Python allows). Scenarios alternate round by
+round; figures are medians over the rounds.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "qp_bench_verdicts"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def recreate(admin_url: str) -> None:
+    connection = psycopg2.connect(admin_url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{NAME}"')
+    connection.close()
+
+
+def seed(lots: int) -> str:
+    """Schema, lots, holds, token, cache; returns the raw token."""
+    import django
+
+    django.setup()
+    from django.apps import apps
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.MIGRATION_MODULES = {config.label: None for config in apps.get_app_configs()}
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    from django.db import transaction
+    from django.utils import timezone
+
+    from qms.auth.tokens import issue_token
+    from qms.models import Site
+    from traceability.models import Hold, HoldLot, Lot
+    from traceability.verdicts.store import verdict_cache
+    from traceability.verdicts.write_through import note_lots_changed
+
+    site = Site.objects.create(code="BENCH", name="Bench plant")
+    created = Lot.objects.bulk_create([Lot(site=site, code=f"L-{i:06d}") for i in range(lots)])
+    with transaction.atomic():
+        hold = Hold.objects.create(site=site, number="H-BENCH", reason="IMM02 barrel zone 2 +4 °C",
+                                   placed_at=timezone.now(), placed_by="bench")
+        held = created[::10]
+        HoldLot.objects.bulk_create([HoldLot(hold=hold, lot=lot, via="window") for lot in held])
+        note_lots_changed(site.pk, [lot.pk for lot in held])
+    _token, raw = issue_token(name="MES-BENCH", site=site, scopes=["verdicts:read"])
+    cache = verdict_cache()
+    cache.auto_rebuild = False
+    cache.rebuild(recent_lots=lots)
+    cache.client.set("qp:bench:bare", b'{"lot":"L-000001","verdict":"release","reasons":[],"checked_at":"x"}')
+    return raw
+
+
+def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
+    command = [str(ROOT / ".venv/bin/uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the server did not start")
+
+
+async def one_client(port: int, requests, stop_at: float, latencies: list[float], errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            request = random.choice(requests)
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(head.split(b"\r\n", 1)[0].decode() + " " + body[:200].decode(errors="replace"))
+    finally:
+        writer.close()
+
+
+def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float) -> dict:
+    async def main():
+        latencies, errors = [], []
+        stop_at = time.perf_counter() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(port, requests, stop_at, latencies, errors) for _ in range(clients)))
+        return latencies, errors, time.perf_counter() - started
+
+    import uvloop
+
+    latencies, errors, elapsed = uvloop.run(main())
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2] * 1000,
+            "p99": latencies[int(len(latencies) * 0.99)] * 1000, "n": len(latencies)}
+
+
+def get(path: str, token: str) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n").encode()
+
+
+def post(path: str, token: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres",
+                        help="an administrative PostgreSQL URL; the bench uses its own scratch database")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--lots", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (2 cores here)")
+    parser.add_argument("--port", type=int, default=8779)
+    args = parser.parse_args()
+
+    recreate(args.database_url)
+    env = dict(os.environ, DATABASE_URL=with_database(args.database_url, NAME), REDIS_URL=args.redis_url,
+               DJANGO_DEBUG="0", SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="127.0.0.1",
+               DJANGO_SETTINGS_MODULE="bench.verdicts_settings", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    token = seed(args.lots)
+    codes = [f"L-{i:06d}" for i in range(args.lots)]
+    import orjson
+
+    scenarios = {
+        "bare view (1 Redis GET)": [get("/bench/bare/", token)],
+        "verdict, single lot": [get(f"/api/v1/verdicts/lots/{code}/", token) for code in codes[:2000]],
+        "verdict, batch of 50": [post("/api/v1/verdicts/query/", token,
+                                      orjson.dumps({"lots": random.sample(codes, 50)})) for _ in range(200)],
+    }
+    server = start_server(env, args.port, args.workers)
+    try:
+        for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker
+            run_scenario(args.port, requests, args.clients, 1.0)
+        results = {name: [] for name in scenarios}
+        for _round in range(args.rounds):
+            for name, requests in scenarios.items():
+                results[name].append(run_scenario(args.port, requests, args.clients, args.seconds))
+        load = os.getloadavg()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    print(f"\nverdict API, {args.clients} keep-alive clients, uvicorn --workers {args.workers}, DEBUG off, "
+          f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
+          f"x {args.seconds:g} s")
+    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    medians = {}
+    for name, runs in results.items():
+        medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50", "p99")}
+        m = medians[name]
+        print(f"{name:28} {m['rps']:9.0f} {m['p50']:8.2f} {m['p99']:8.2f}")
+    ceiling = medians["bare view (1 Redis GET)"]["rps"]
+    single = medians["verdict, single lot"]["rps"]
+    print(f"ratio single verdict / bare ceiling: {single / ceiling:.0%}  (target >= 60 %; p99 target <= 10 ms)")
+    print(f"batch of 50: {medians['verdict, batch of 50']['rps'] * 50:.0f} lot verdicts/s")
+    print(f"load average (1/5/15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
