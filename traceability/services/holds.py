@@ -358,10 +358,11 @@ def _lock_equipment(equipment_id: int) -> None:
 
 
 def _next_number(site: Site) -> str:
-    last = (Hold.objects.filter(site=site).order_by(Length("number").desc(), "-number")
+    prefix = f"H-{site.code}-"
+    last = (Hold.objects.filter(site=site, number__startswith=prefix).order_by(Length("number").desc(), "-number")
             .values_list("number", flat=True).first())
-    sequence = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"H-{site.code}-{sequence:06d}"
+    sequence = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{sequence:06d}"
 
 
 def _create_numbered(site: Site, **fields) -> Hold:
