@@ -73,6 +73,9 @@ def setup_django(database_url: str, var_dir: str, redis_url: str | None) -> None
     measurements_stored.sender_receivers_cache.clear()
     call_command("migrate", "auth", verbosity=0)          # the unmigrated apps' tables refer to auth_user
     call_command("migrate", run_syncdb=True, verbosity=0)
+    # DJANGO_DEBUG is only on so settings load without production secrets; measure as production runs (DEBUG off):
+    # Django's debug cursor records every query.
+    settings.DEBUG = False
 
 
 def seed(tags: int, endpoint: str):
@@ -98,7 +101,13 @@ def seed(tags: int, endpoint: str):
     ])
 
 
-async def run_opcua(args) -> dict:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), children excluded."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | None = None) -> dict:
     from datetime import UTC, datetime
 
     from connectors.outbox import Outbox
@@ -128,11 +137,18 @@ async def run_opcua(args) -> dict:
                     RunnerSettings(batch_size=5000, flush_interval_s=0.02, config_poll_s=60))
     task = asyncio.create_task(runner.run())
     await asyncio.sleep(args.warmup)
+    pids = {"runner": os.getpid(), "simulator": simulator_pid, "worker": worker_pid}
+    cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items() if pid}
+    received_before = sum(h.received for h in runner.healths.values())
+    load_before = os.getloadavg()[0]
     measuring["on"] = True
     started = time.monotonic()
     await asyncio.sleep(args.seconds)
     measuring["on"] = False
     elapsed = time.monotonic() - started
+    cpu = {name: process_cpu_s(pid) - cpu_before[name] for name, pid in pids.items() if pid}
+    received_window = sum(h.received for h in runner.healths.values()) - received_before
+    load_after = os.getloadavg()[0]
     health = next(iter(runner.healths.values()), None)
     runner.request_stop()
     await task
@@ -141,7 +157,11 @@ async def run_opcua(args) -> dict:
         "stored_in_window": stored, "window_s": round(elapsed, 2), "stored_per_s": round(stored / elapsed),
         "lag_p50_ms": round(percentile(lags, 0.50) * 1000, 1), "lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
         "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
+        "received_per_s": round(received_window / elapsed),
         "received_total": health.received if health else None, "reconnects": health.reconnects if health else None,
+        **{f"cpu_{name}_pct": round(100 * used / elapsed) for name, used in cpu.items()},
+        "runner_cpu_us_per_value": round(1e6 * cpu["runner"] / max(1, received_window)),
+        "load_1min_start_end": (round(load_before, 1), round(load_after, 1)),
     }
 
 
@@ -193,7 +213,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         time.sleep(1.0)
-        result = asyncio.run(run_opcua(args))
+        result = asyncio.run(run_opcua(args, simulator.pid, worker.pid if worker else None))
     finally:
         simulator.terminate()
         simulator.wait(timeout=30)

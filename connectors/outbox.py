@@ -3,9 +3,10 @@ acknowledged, and deleted only after the ingest of their batch is confirmed. No 
 
 Guarantees:
 - `append` returns only after the fsync'd commit; each reading gets the next per-connector sequence number.
-- `next_batch(connector)` returns the connector's open batch again (same id, same readings) until it is confirmed;
-  only then is the next batch cut. Batches of one connector are therefore delivered strictly in order, and a
-  resend after a crash carries the same idempotent batch id, so the ingest stores it once.
+- `next_batch(connector)` returns the connector's oldest open batch again (same id, same readings) until it is
+  confirmed; `next_batch(connector, after_seq=n)` returns the open batch after sequence n, or cuts the next one —
+  so a runner may keep several batches of one connector in flight, each with a fixed id, and confirms them in
+  order. A resend after a crash carries the same idempotent batch id, so the ingest stores it once.
 - Batch ids are `<outbox epoch>:<connector>:<first seq>-<last seq>`; the epoch is a random id made when the file is
   created, so a deleted/recreated outbox can never reuse an id for different readings.
 
@@ -14,6 +15,7 @@ Thread-safety: one connection, guarded by a lock; callers in asyncio go through 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import threading
@@ -22,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
 
 from connectors.envelope import Envelope
 
@@ -82,8 +86,9 @@ class Outbox:
             self._db.close()
 
     # --- writing ------------------------------------------------------------------------------------------------
-    def append(self, envelopes: list[Envelope]) -> list[Envelope]:
-        """Commit the envelopes durably; returns them with their sequence numbers."""
+    def append(self, envelopes: list[Envelope], *, numbered: bool = True) -> list[Envelope]:
+        """Commit the envelopes durably; returns them with their sequence numbers (an empty list with
+        `numbered=False`: the hot path, which does not need the copies)."""
         if not envelopes:
             return []
         out: list[Envelope] = []
@@ -99,10 +104,13 @@ class Outbox:
                             "SELECT last_seq FROM sequences WHERE connector=?", (connector,)
                         ).fetchone()
                         next_seq[connector] = (found[0] if found else 0) + 1
-                    numbered = replace(envelope, seq=next_seq[connector])
-                    next_seq[connector] += 1
-                    rows.append((connector, numbered.seq, json.dumps(numbered.to_json(), default=str)))
-                    out.append(numbered)
+                    seq = next_seq[connector]
+                    next_seq[connector] = seq + 1
+                    payload = envelope.to_json()
+                    payload["seq"] = seq
+                    rows.append((connector, seq, _dumps(payload)))
+                    if numbered:
+                        out.append(replace(envelope, seq=seq))
                 self._db.executemany("INSERT INTO readings (connector, seq, payload) VALUES (?, ?, ?)", rows)
                 self._db.executemany(
                     "INSERT INTO sequences (connector, last_seq) VALUES (?, ?) "
@@ -116,12 +124,13 @@ class Outbox:
         return out
 
     # --- flushing -----------------------------------------------------------------------------------------------
-    def next_batch(self, connector: str, max_items: int = 5000) -> Batch | None:
-        """The connector's open batch, or a new one cut from the oldest unbatched readings; None when empty."""
+    def next_batch(self, connector: str, max_items: int = 5000, after_seq: int = 0) -> Batch | None:
+        """The connector's oldest open batch after sequence `after_seq`, or a new one cut from the oldest unbatched
+        readings; None when there is nothing after `after_seq`."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                batch = self._open_batch(connector)
+                batch = self._open_batch(connector, after_seq)
                 if batch is None:
                     batch = self._cut_batch(connector, max_items)
                 self._db.execute("COMMIT")
@@ -130,10 +139,11 @@ class Outbox:
                 raise
         return batch
 
-    def _open_batch(self, connector: str) -> Batch | None:
+    def _open_batch(self, connector: str, after_seq: int) -> Batch | None:
         row = self._db.execute(
-            "SELECT batch_id, first_seq, last_seq, attempts FROM batches WHERE connector=? ORDER BY first_seq LIMIT 1",
-            (connector,),
+            "SELECT batch_id, first_seq, last_seq, attempts FROM batches WHERE connector=? AND first_seq > ? "
+            "ORDER BY first_seq LIMIT 1",
+            (connector, after_seq),
         ).fetchone()
         if row is None:
             return None
@@ -141,7 +151,7 @@ class Outbox:
         payloads = self._db.execute(
             "SELECT payload FROM readings WHERE connector=? AND batch_id=? ORDER BY seq", (connector, batch_id)
         ).fetchall()
-        return Batch(batch_id, connector, first_seq, last_seq, [json.loads(p) for (p,) in payloads], attempts)
+        return Batch(batch_id, connector, first_seq, last_seq, [orjson.loads(p) for (p,) in payloads], attempts)
 
     def _cut_batch(self, connector: str, max_items: int) -> Batch | None:
         rows = self._db.execute(
@@ -160,7 +170,7 @@ class Outbox:
             "UPDATE readings SET batch_id=? WHERE connector=? AND seq BETWEEN ? AND ?",
             (batch_id, connector, first_seq, last_seq),
         )
-        return Batch(batch_id, connector, first_seq, last_seq, [json.loads(p) for _seq, p in rows], 0)
+        return Batch(batch_id, connector, first_seq, last_seq, [orjson.loads(p) for _seq, p in rows], 0)
 
     def confirm(self, batch_id: str) -> int:
         """The ingest stored (or knowingly rejected) the batch: delete it. Returns how many readings were removed."""
@@ -205,6 +215,14 @@ class Outbox:
             return row[0] if row else 0
 
 
+def _dumps(payload: dict) -> str:
+    """orjson (~10x json's speed on the hot path); json for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(payload, default=str)
+
+
 class AsyncOutbox:
     """The outbox for asyncio code: every call runs on one dedicated thread so the event loop never blocks on fsync.
     It is also the runner's `ReadingSink`: `put` returns once the envelopes are committed."""
@@ -217,13 +235,13 @@ class AsyncOutbox:
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def put(self, envelopes: list[Envelope]) -> list[Envelope]:
-        numbered = await self._run(self.outbox.append, envelopes)
-        self.appended += len(numbered)
-        return numbered
+    async def put(self, envelopes: list[Envelope], *, numbered: bool = True) -> list[Envelope]:
+        result = await self._run(functools.partial(self.outbox.append, envelopes, numbered=numbered))
+        self.appended += len(envelopes)
+        return result
 
-    async def next_batch(self, connector: str, max_items: int = 5000) -> Batch | None:
-        return await self._run(self.outbox.next_batch, connector, max_items)
+    async def next_batch(self, connector: str, max_items: int = 5000, after_seq: int = 0) -> Batch | None:
+        return await self._run(self.outbox.next_batch, connector, max_items, after_seq)
 
     async def confirm(self, batch_id: str) -> int:
         return await self._run(self.outbox.confirm, batch_id)

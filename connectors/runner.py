@@ -8,8 +8,11 @@
   run well for a minute starts again from the short backoff.
 - Reload without restart: the backend's config version (max updated_at + counts) is polled; on a change the specs
   are reloaded and only connectors whose fingerprint changed are restarted; removed/disabled ones are stopped.
-- Flushing: one open batch per connector at a time, so batches reach the ingest strictly in order; a failed
-  delivery is retried with backoff and the same batch id (idempotent).
+- Flushing: one delivery lane per connector with pending readings. A lane delivers its connector's batches strictly
+  in order (a later batch never overtakes an earlier one), but pipelined: while batch N is being stored, batch N+1
+  is already cut (and decoded) from the outbox, and batch N−1's confirmation (its deletion from the outbox) runs
+  beside them — so up to three batches of a connector are in flight, confirmed in order. A failed delivery is
+  retried with backoff and the same batch id (idempotent).
 - Graceful stop (SIGTERM): adapters are cancelled, a last flush is attempted for a few seconds, status is saved.
   Anything not flushed stays in the outbox for the next start.
 
@@ -60,6 +63,7 @@ class RunnerSettings:
     restart_min_s: float = 1.0
     restart_max_s: float = 30.0
     stop_flush_s: float = 5.0
+    prefetch: bool = True           # cut batch N+1 while batch N is delivered (see the module docstring)
     periodic: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
 
 
@@ -71,11 +75,10 @@ class ConnectorSink:
         self.key = key
         self.wake = wake
 
-    async def put(self, envelopes: list[Envelope]) -> list[Envelope]:
+    async def put(self, envelopes: list[Envelope]) -> None:
         stamped = [e if e.connector == self.key else replace(e, connector=self.key) for e in envelopes]
-        numbered = await self.outbox.put(stamped)
+        await self.outbox.put(stamped, numbered=False)
         self.wake.set()
-        return numbered
 
 
 @dataclass
@@ -98,8 +101,8 @@ class Runner:
         self.healths: dict[int, ConnectorHealth] = {}
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self._retry_at: dict[str, float] = {}
         self._retry_delay: dict[str, float] = {}
+        self._lanes: dict[str, asyncio.Task] = {}
         self._version: str | None = None
         self.delivered_batches = 0
 
@@ -132,9 +135,10 @@ class Runner:
             log.info("connector runner %s stopping", self.name)
             for hosted in list(self.hosted.values()):
                 await self._stop_connector(hosted)
-            for task in background:
+            lanes = list(self._lanes.values())
+            for task in background + lanes:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(*background, *lanes, return_exceptions=True)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.settings.stop_flush_s):
                     await self._drain()
@@ -212,49 +216,84 @@ class Runner:
     async def _flush_loop(self) -> None:
         while True:
             try:
-                progressed = await self.flush_once()
+                for key in await self.outbox.connectors_with_pending():
+                    lane = self._lanes.get(key)
+                    if lane is None or lane.done():
+                        self._lanes[key] = asyncio.create_task(self._lane(key), name=f"deliver:{key}")
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("flush failed")
-                progressed = False
-            if not progressed:
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races the wake-up.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.flush_interval_s):
-                        await self._wake.wait()
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races the wake-up.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.flush_interval_s):
+                    await self._wake.wait()
+
+    async def _lane(self, key: str) -> None:
+        """Deliver the connector's batches in order until its outbox is empty (pipelined: see the module doc)."""
+        after = 0                                      # last sequence number confirmed by this lane
+        prepared: asyncio.Task | None = None           # batch N+1, cut while N is delivered
+        confirming: asyncio.Task | None = None         # deletion of batch N-1 from the outbox
+        try:
+            while True:
+                if prepared is not None:
+                    batch = await prepared
+                    prepared = None
+                else:
+                    batch = await self.outbox.next_batch(key, self.settings.batch_size, after)
+                if batch is None:
+                    return
+                if self.settings.prefetch:
+                    prepared = asyncio.create_task(self.outbox.next_batch(key, self.settings.batch_size,
+                                                                          batch.last_seq))
+                if await self._deliver(batch):
+                    if confirming is not None:
+                        await confirming               # in order: N-1 is deleted before N
+                    confirming = asyncio.create_task(self.outbox.confirm(batch.batch_id))
+                    after = batch.last_seq
+                    continue
+                # Not confirmed: back off, then start again from this batch (same id; the prefetched one stays
+                # open in the outbox and comes next).
+                if prepared is not None:
+                    await asyncio.gather(prepared, return_exceptions=True)
+                    prepared = None
+                after = batch.first_seq - 1
+                await asyncio.sleep(self._next_retry_delay(key))
+        finally:
+            if prepared is not None:
+                prepared.cancel()
+            if confirming is not None:
+                await asyncio.shield(confirming)
+
+    async def _deliver(self, batch: Batch) -> bool:
+        try:
+            confirmed = await self._call(self.backend.deliver, batch)
+        except Exception as exc:
+            log.warning("delivery of %s failed: %s", batch.batch_id, exc)
+            await self.outbox.record_failure(batch.batch_id, f"{type(exc).__name__}: {exc}")
+            return False
+        if confirmed:
+            self.delivered_batches += 1
+            self._retry_delay.pop(batch.connector, None)
+        return bool(confirmed)
+
+    def _next_retry_delay(self, key: str) -> float:
+        delay = min(self._retry_delay.get(key, self.settings.retry_min_s / 2) * 2, self.settings.retry_max_s)
+        self._retry_delay[key] = delay
+        return delay
 
     async def flush_once(self) -> bool:
-        """Deliver at most one batch per connector; True if any batch was confirmed."""
+        """Deliver at most one batch per connector, one after the other (the stop drain); True if any was confirmed."""
         progressed = False
-        now = time.monotonic()
         for key in await self.outbox.connectors_with_pending():
-            if self._retry_at.get(key, 0) > now:
-                continue
             batch = await self.outbox.next_batch(key, self.settings.batch_size)
-            if batch is None:
-                continue
-            try:
-                confirmed = await self._call(self.backend.deliver, batch)
-            except Exception as exc:
-                log.warning("delivery of %s failed: %s", batch.batch_id, exc)
-                await self.outbox.record_failure(batch.batch_id, f"{type(exc).__name__}: {exc}")
-                confirmed = False
-            if confirmed:
+            if batch is not None and await self._deliver(batch):
                 await self.outbox.confirm(batch.batch_id)
-                self.delivered_batches += 1
-                self._retry_at.pop(key, None)
-                self._retry_delay.pop(key, None)
                 progressed = True
-            else:
-                delay = min(self._retry_delay.get(key, self.settings.retry_min_s / 2) * 2, self.settings.retry_max_s)
-                self._retry_delay[key] = delay
-                self._retry_at[key] = time.monotonic() + delay
         return progressed
 
     async def _drain(self) -> None:
-        self._retry_at.clear()
         while await self.outbox.connectors_with_pending():
             if not await self.flush_once():
                 await asyncio.sleep(self.settings.retry_min_s)
