@@ -323,13 +323,17 @@ class DjangoRunnerBackend:
 
 def run_periodic_jobs() -> None:
     """What Celery beat schedules in production, run by the runner itself in the embedded default: the staleness
-    watchdog, the intermediate-table polls, the file-drop polls and SPC's closing of elapsed time windows. Each job
-    runs even when one before it failed (a broken job must not stop the staleness watchdog or the other polls)."""
+    watchdog, the intermediate-table polls, the file-drop polls, SPC's closing of elapsed time windows and the alarms'
+    escalation and shelving expiry. Each job runs even when one before it failed (a broken job must not stop the
+    staleness watchdog or the other polls)."""
     from connectors.files.service import poll_all_file_drops
     from connectors.table.service import poll_all_tables
+    from qms.alarm_tasks import escalate_overdue, unshelve_expired
     from spc.tasks import close_time_windows
 
-    for job in (check_staleness, poll_all_tables, poll_all_file_drops, close_time_windows):
+    jobs = (check_staleness, poll_all_tables, poll_all_file_drops, close_time_windows, escalate_overdue,
+            unshelve_expired)
+    for job in jobs:
         try:
             job()
         except Exception:

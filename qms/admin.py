@@ -286,3 +286,44 @@ class AuditChainHeadAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# ---- Alarms: changed only through qms.services.alarms (row-locked, audited), so read-only here ----------------------
+from qms.models import Alarm, AlarmEvent, Notification  # noqa: E402  (kept beside their admins)
+
+
+class AlarmEventInline(admin.TabularInline):
+    model = AlarmEvent
+    fields = ("id", "kind", "at", "actor", "comment")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alarm)
+class AlarmAdmin(ReadOnlyAdmin):
+    list_display = ("id", "site", "severity", "state", "title", "raised_at", "occurrences", "acknowledged_by",
+                    "escalation_level")
+    list_filter = ("site", "state", "severity", "alarm_type")
+    search_fields = ("title", "source_key")
+    date_hierarchy = "raised_at"
+    inlines = [AlarmEventInline]
+
+
+@admin.register(AlarmEvent)
+class AlarmEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "alarm", "kind", "at", "actor", "comment")
+    list_filter = ("kind", "site")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "site", "kind", "title", "created_at", "read_at", "emailed_at")
+    list_filter = ("kind", "site")
+    date_hierarchy = "created_at"

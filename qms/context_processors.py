@@ -17,3 +17,13 @@ def navigation(request):
         nav_items=visible_items(request),
     )
     return context
+
+
+def notifications(request):
+    """The unread-notification count in the header (one indexed COUNT per page; none for anonymous visitors)."""
+    from qms.services.notifications import unread_count
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": unread_count(user)}

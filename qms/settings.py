@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "qms.context_processors.navigation",
+                "qms.context_processors.notifications",
             ],
         },
     },
@@ -148,7 +149,10 @@ CELERY_TASK_ROUTES = {
     "connectors.tasks.execute_writeback": {"queue": "writeback"},
     "connectors.table.tasks.poll_intermediate_tables": {"queue": "periodic"},
     "connectors.files.tasks.poll_file_drops": {"queue": "periodic"},
+    "qms.alarm_tasks.escalate_overdue": {"queue": "periodic"},
+    "qms.alarm_tasks.unshelve_expired": {"queue": "periodic"},
 }
+CELERY_IMPORTS = ["qms.alarm_tasks"]
 # Seconds between polls of the intermediate tables (中间表) and of the file-drop directories (docs/connectors-protocols.md).
 CONNECTORS_TABLE_POLL_INTERVAL_S = float(os.environ.get("QP_TABLE_POLL_INTERVAL_S", "10"))
 CONNECTORS_FILE_DROP_POLL_INTERVAL_S = float(os.environ.get("QP_FILE_DROP_POLL_INTERVAL_S", "30"))
@@ -162,7 +166,22 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Judges time-window subgroups whose window ended (docs/spc-live.md), on the SPC workers' queue.
     "spc-time-windows": {"task": "spc.tasks.close_time_windows", "schedule": 30.0, "options": {"queue": "evaluate"}},
+    # Alarm lifecycle (docs/alarms.md): escalation of unacknowledged alarms, expiry of shelving.
+    "alarms-escalate": {"task": "qms.alarm_tasks.escalate_overdue", "schedule": 60.0},
+    "alarms-unshelve-expired": {"task": "qms.alarm_tasks.unshelve_expired", "schedule": 60.0},
 }
+# Alarms (docs/alarms.md): a repeating trigger writes at most one "repeated" event per alarm per interval; shelving
+# lasts at most this many hours; escalation stops at this level.
+ALARM_REPEAT_EVENT_INTERVAL_S = float(os.environ.get("QP_ALARM_REPEAT_EVENT_INTERVAL_S", "1"))
+ALARM_SHELVE_MAX_HOURS = float(os.environ.get("QP_ALARM_SHELVE_MAX_HOURS", "24"))
+ALARM_ESCALATION_MAX_LEVEL = int(os.environ.get("QP_ALARM_ESCALATION_MAX_LEVEL", "3"))
+# Notifications are e-mailed too when a mail server is named (Django's EMAIL_* settings); empty = in-app only.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "qualitypulse@localhost")
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 
@@ -239,6 +258,10 @@ SPECTACULAR_SETTINGS = {
         "ConnectorKindEnum": "connectors.models.core.Connector.Kind",
         "WriteBackCommandStatusEnum": "connectors.models.core.WriteBackCommand.Status",
         "SpcRuleEnum": "spc.serializers.RULE_IDS",
+        "AlarmStateEnum": "qms.models.alarms.Alarm.State",
+        "AlarmSeverityEnum": "qms.models.alarms.Alarm.Severity",
+        "AlarmTypeEnum": "qms.models.alarms.Alarm.Type",
+        "AlarmEventKindEnum": "qms.models.alarms.AlarmEvent.Kind",
     },
 }
 

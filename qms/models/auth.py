@@ -28,6 +28,8 @@ class ApiToken(models.Model):
         VERDICTS_READ = "verdicts:read", _("read lot verdicts")
         DICTIONARY_WRITE = "dictionary:write", _("change the data dictionary")
         METRICS_READ = "metrics:read", _("read operational metrics (Prometheus scraper)")
+        HOLDS_WRITE = "holds:write", _("read and place holds, close hold windows (never sign)")
+        ALARMS_READ = "alarms:read", _("read alarms and their event log")
 
     name = models.CharField(_("name"), max_length=100)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="api_tokens")

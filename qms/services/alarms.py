@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -191,6 +191,9 @@ def raise_alarm(*, site, source_key: str, alarm_type: str, severity: str, title:
     if trigger_value is not None and not math.isfinite(trigger_value):
         trigger_value = None  # JSON and the UI cannot show NaN/inf; the evidence keeps what the rule saw
     now = now or timezone.now()
+    counted = _count_repeat_fast(site, source_key, alarm_type, severity, now)
+    if counted is not None:
+        return counted
     if line is None and equipment is not None:
         line = equipment.work_center.line
     for _attempt in range(_RAISE_ATTEMPTS - 1):
@@ -228,6 +231,41 @@ def _raise_or_repeat(site, source_key, alarm_type, severity, title, trigger_ts, 
                                             "trigger_value": [None, trigger_value],
                                             "trigger_ts": [None, trigger_ts]})
         return AlarmRaise(alarm, True, event.pk)
+
+
+def _count_repeat_fast(site, source_key, alarm_type, severity, now) -> AlarmRaise | None:
+    """The storm path: a repeat that changes nothing but the counter, within the event interval, is one
+    UPDATE … RETURNING (row-locked like any update, so it serialises with transitions). None when the repeat needs
+    the full path (no open alarm, higher severity, cleared alarm, or a repeat event is due)."""
+    at_least = [value for value, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[severity]]
+    quote = connection.ops.quote_name
+    columns = [field.column for field in Alarm._meta.concrete_fields]
+    sql = (
+        f"UPDATE {quote(Alarm._meta.db_table)} SET occurrences = occurrences + 1, "
+        "last_triggered_at = CASE WHEN last_triggered_at < %s THEN %s ELSE last_triggered_at END "
+        "WHERE site_id = %s AND source_key = %s AND alarm_type = %s AND state IN (%s, %s) "
+        f"AND latest_event_at > %s AND severity IN ({', '.join(['%s'] * len(at_least))}) "
+        f"RETURNING {', '.join(quote(column) for column in columns)}"
+    )
+    params = [now, now, site.pk, source_key, alarm_type, Alarm.State.ACTIVE_UNACKNOWLEDGED, Alarm.State.ACKNOWLEDGED,
+              now - repeat_event_interval(), *at_least]
+    with connection.cursor() as cursor:  # one statement: atomic by itself, no savepoint needed
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alarm = Alarm.from_db(connection.alias, [field.attname for field in Alarm._meta.concrete_fields],
+                          [_from_db(field, value) for field, value in zip(Alarm._meta.concrete_fields, row, strict=True)])
+    alarm.site = site
+    return AlarmRaise(alarm, False, alarm.latest_event_id)
+
+
+def _from_db(field, value):
+    """Convert a raw column value as the ORM would (backend converters first, e.g. SQLite's datetimes)."""
+    column = field.get_col(Alarm._meta.db_table)
+    for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = converter(value, column, connection)
+    return value
 
 
 def _repeat(alarm: Alarm, severity, trigger_ts, trigger_value, now, actor) -> AlarmRaise:

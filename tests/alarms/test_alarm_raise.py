@@ -120,3 +120,12 @@ def test_snapshot_names_codes_and_the_detail_url(site, equipment, characteristic
     assert snapshot["site"] == "S1" and snapshot["equipment"] == "IMM01"
     assert snapshot["characteristic"] == "IMM01.BARREL_Z2.TEMP" and snapshot["url"] == f"/alarms/{alarm.pk}/"
     assert snapshot["trigger_ts"] == T0.isoformat() and snapshot["acknowledged_by"] is None
+
+
+def test_counted_repeat_returns_the_alarm_as_stored(site):
+    first = raise_test_alarm(site, severity="critical").alarm
+    counted = raise_test_alarm(site, severity="minor", now=T0 + timedelta(milliseconds=300)).alarm
+    stored = Alarm.objects.get(pk=first.pk)
+    assert counted.pk == first.pk and counted.occurrences == 2 == stored.occurrences
+    assert counted.last_triggered_at == stored.last_triggered_at == T0 + timedelta(milliseconds=300)
+    assert counted.raised_at == first.raised_at and counted.severity == "critical" and counted.site == site
