@@ -1,6 +1,13 @@
 """/api/v1/ routes of traceability: lots, their runs, genealogy edges."""
 from django.urls import path
 
+from traceability.api.holds import (
+    HoldCloseWindowView,
+    HoldDetailView,
+    HoldListView,
+    HoldLotDisposeView,
+    HoldReleaseView,
+)
 from traceability.api.trace import LotSerialsView, LotTraceView, SerialDetailView
 from traceability.api.views import (
     GenealogyView,
@@ -23,4 +30,9 @@ urlpatterns = [
     path("serials/<str:serial>/", SerialDetailView.as_view(), name="api-serial"),
     path("lot-runs/", RunListView.as_view(), name="api-lot-run-list"),
     path("genealogy/", GenealogyView.as_view(), name="api-genealogy"),
+    path("holds/", HoldListView.as_view(), name="api-holds"),
+    path("holds/<int:hold_id>/", HoldDetailView.as_view(), name="api-hold"),
+    path("holds/<int:hold_id>/lots/<str:lot_code>/dispose/", HoldLotDisposeView.as_view(), name="api-hold-lot-dispose"),
+    path("holds/<int:hold_id>/release/", HoldReleaseView.as_view(), name="api-hold-release"),
+    path("holds/<int:hold_id>/close-window/", HoldCloseWindowView.as_view(), name="api-hold-close-window"),
 ]
