@@ -29,7 +29,6 @@ class ApiToken(models.Model):
         DICTIONARY_WRITE = "dictionary:write", _("change the data dictionary")
         METRICS_READ = "metrics:read", _("read operational metrics (Prometheus scraper)")
         HOLDS_WRITE = "holds:write", _("read and place holds, close hold windows (never sign)")
-        HOLDS_WRITE = "holds:write", _("read and place holds, close hold windows (never sign)")
         ALARMS_READ = "alarms:read", _("read alarms and their event log")
 
     name = models.CharField(_("name"), max_length=100)
