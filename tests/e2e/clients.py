@@ -148,9 +148,11 @@ class AlarmFeed:
                 for event in message.get("events", []):
                     self.events.put((at, event))
 
-    def wait_for(self, matches: Callable[[dict], bool], timeout_s: float, what: str) -> tuple[float, dict]:
-        """The first event (received now or earlier) for which `matches(event)`; (receipt time, event)."""
-        for at, event in self.received:
+    def wait_for(self, matches: Callable[[dict], bool], timeout_s: float, what: str, *,
+                 include_seen: bool = True) -> tuple[float, dict]:
+        """The first event for which `matches(event)` — among those already taken by an earlier wait too unless
+        `include_seen` is False; returns (receipt time, event)."""
+        for at, event in self.received if include_seen else ():
             if matches(event):
                 return at, event
         deadline = time.monotonic() + timeout_s

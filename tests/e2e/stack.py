@@ -53,6 +53,7 @@ class StackSettings:
     worker_concurrency: int = 2
     noise: float = 0.25               # simulator noise: no normal value strays past nominal ±3 °C
     simulator_rate_hz: float = 1.0
+    web_server: str = "daphne"        # or "uvicorn" (docker/entrypoint.sh's choice)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
@@ -69,7 +70,8 @@ class StackSettings:
         env.pop("CELERY_BROKER_URL", None)
         if self.production:
             env.update({"DJANGO_DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "SECURE_SSL_REDIRECT": "0",
-                        "SECRET_KEY": env.get("SECRET_KEY") or os.urandom(48).hex()})
+                        "SECRET_KEY": env.get("SECRET_KEY") or os.urandom(48).hex(),
+                        "STATIC_ROOT": str(self.var_dir / "static")})
         else:
             env["DJANGO_DEBUG"] = "1"
         env.update(self.extra_env)
@@ -160,7 +162,19 @@ class Stack:
 
     def launch_web(self) -> None:
         self.web_port = free_port()
-        self._launch("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.web_port), "qms.asgi:application"])
+        if self.settings.web_server == "uvicorn":
+            argv = [str(BIN / "uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port", str(self.web_port),
+                    "--no-access-log"]
+        else:
+            argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.web_port), "qms.asgi:application"]
+        self._launch("web", argv)
+
+    def collect_static(self) -> None:
+        """Production settings serve hashed static files: collect them into var_dir/static first."""
+        result = subprocess.run(self._manage("collectstatic", "--noinput", "-v", "0"), cwd=REPO, env=self.env,
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode:
+            raise StackError(f"collectstatic failed:\n{result.stdout}\n{result.stderr}")
 
     def launch_worker(self) -> None:
         self._launch("worker", [
