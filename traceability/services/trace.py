@@ -32,14 +32,14 @@ DEFAULT_NODE_LIMIT = 5000
 HELD_DISPOSITIONS = (HoldLot.Disposition.HELD, HoldLot.Disposition.REWORK, HoldLot.Disposition.NC)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TraceRun:
     equipment: str
     started_at: datetime
     ended_at: datetime | None
 
 
-@dataclass
+@dataclass(slots=True)
 class TraceNode:
     lot_id: int
     code: str
@@ -67,7 +67,7 @@ class TraceNode:
         return -self.depth if self.side == BACKWARD else self.depth
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: 100,000 of them are built per big trace, slots keep that cheap
 class TraceEdge:
     parent_id: int
     child_id: int
