@@ -46,13 +46,13 @@ def test_drift_on_imm02_alarms_the_supervisor_holds_its_lots_and_a_signed_releas
     assert alarm.acknowledged_by.username == "supervisor" and alarm.contained_at is not None
 
     held = HoldLot.objects.select_related("hold").get(lot=production.lots["E2E-IMM02-A"], hold__alarm_id=alarm_id)
-    wrong_password = engineer.post(f"/api/v1/holds/{held.hold_id}/lots/{held.pk}/dispose/",
-                                   {"disposition": "release", "password": "not-my-password", "meaning": MEANING})
-    assert wrong_password.status in (400, 403), f"a wrong password must be refused: {wrong_password}"
+    dispose = f"/api/v1/holds/{held.hold_id}/lots/E2E-IMM02-A/dispose/"
+    wrong_password = engineer.post(dispose, {"disposition": "release", "password": "not-mine", "meaning": MEANING})
+    assert (wrong_password.status, wrong_password.body["error"]["code"]) == (403, "signature_password"), \
+        f"a wrong password must be refused: {wrong_password}"
     assert scenario.verdicts(mes, ["E2E-IMM02-A"]) == {"E2E-IMM02-A": "hold"}
 
-    released = engineer.post(f"/api/v1/holds/{held.hold_id}/lots/{held.pk}/dispose/",
-                             {"disposition": "release", "password": PASSWORDS["engineer"], "meaning": MEANING})
+    released = engineer.post(dispose, {"disposition": "release", "password": PASSWORDS["engineer"], "meaning": MEANING})
     assert released.status == 200, f"signed release: {released}"
     scenario.wait_for_verdicts(mes, {**expected, "E2E-IMM02-A": "release"})
 
