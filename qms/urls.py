@@ -15,6 +15,7 @@ urlpatterns = [
     path("connectors/", include("connectors.urls")),
     path("rules/", include("qms.web.rules_urls")),
     path("trace/", include("traceability.trace_urls")),
+    path("holds/", include("traceability.holds_urls")),
     path("notifications/", include("qms.web.notification_urls")),
     path("", include("qms.web.urls")),
 ]

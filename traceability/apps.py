@@ -8,7 +8,9 @@ class TraceabilityConfig(AppConfig):
 
     def ready(self):
         # Receivers only (no database access here): the MES verdict push listens on verdicts_changed.
+        from traceability import holds_views
         from traceability.trace_views import register_navigation
         from traceability.verdicts import push  # noqa: F401
 
         register_navigation()
+        holds_views.register_navigation()
