@@ -1,0 +1,93 @@
+"""What a live alarm page is sent: alarm events after its cursor, read from the database (never from the nudge).
+
+The AlarmEvent id is the cursor. PostgreSQL hands out sequence ids at insert, not at commit, so an event with a
+lower id can become visible after a higher one was already delivered. A reader therefore re-reads an overlap below
+its cursor — ids within OVERLAP_IDS of it, written within LATE_COMMIT_S — and drops the ids it has already sent
+(`FeedCursor.seen`). A transaction that stays open longer than LATE_COMMIT_S, or that commits after more than
+OVERLAP_IDS later events of the site, can still be missed by the stream; the page's reload (or a `resync`) shows it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from qms.models import AlarmEvent
+
+OVERLAP_IDS = 1000
+LATE_COMMIT_S = 30
+BATCH = 500
+CATCH_UP_LIMIT = 2000
+
+
+def alarm_group(site_id: int) -> str:
+    """The Channels group of a site's live alarm pages."""
+    return f"alarms.site.{site_id}"
+
+
+@dataclass
+class FeedCursor:
+    """Where one page is: the highest event id sent and the ids sent within the overlap below it."""
+
+    site_id: int
+    line_id: int | None
+    cursor: int
+    seen: set[int] = field(default_factory=set)
+
+    def mark_sent(self, ids) -> None:
+        self.seen.update(ids)
+        if self.seen:
+            self.cursor = max(self.cursor, max(self.seen))
+        floor = self.cursor - OVERLAP_IDS
+        self.seen = {i for i in self.seen if i > floor}
+
+
+def scoped_events(site_id: int, line_id: int | None):
+    events = AlarmEvent.objects.filter(site_id=site_id)
+    return events.filter(line_id=line_id) if line_id is not None else events
+
+
+def latest_event_id(site_id: int) -> int:
+    """The site's highest event id (whatever the line: ids are site-wide), 0 when there is none."""
+    return AlarmEvent.objects.filter(site_id=site_id).aggregate(top=Max("id"))["top"] or 0
+
+
+def unsent_events(feed: FeedCursor, *, limit: int = BATCH, now=None) -> list[AlarmEvent]:
+    """Events of the page's scope it has not been sent: everything above the cursor, plus recently written ones in
+    the overlap below it (late commits). Oldest first, at most `limit`."""
+    now = now or timezone.now()
+    recent_overlap = Q(id__gt=feed.cursor - OVERLAP_IDS, at__gte=now - timedelta(seconds=LATE_COMMIT_S))
+    candidates = scoped_events(feed.site_id, feed.line_id).filter(Q(id__gt=feed.cursor) | recent_overlap)
+    ids = [i for i in candidates.order_by("id").values_list("id", flat=True)[: limit + len(feed.seen)]
+           if i not in feed.seen][:limit]
+    if not ids:
+        return []
+    return list(AlarmEvent.objects.filter(id__in=ids).order_by("id"))
+
+
+def pending_count(feed: FeedCursor) -> int:
+    """How many events above the cursor a reconnecting page would have to replay (bounded by CATCH_UP_LIMIT + 1)."""
+    ids = scoped_events(feed.site_id, feed.line_id).filter(id__gt=feed.cursor).values_list("id", flat=True)
+    return len(ids[: CATCH_UP_LIMIT + 1])
+
+
+def is_shelved(snapshot: dict, now=None) -> bool:
+    """Shelved alarms are delivered (the list stays true) but the page does not sound for them."""
+    if snapshot.get("shelved") is not None:
+        return bool(snapshot["shelved"])
+    until = snapshot.get("shelved_until")
+    if not until:
+        return False
+    from django.utils.dateparse import parse_datetime
+
+    parsed = parse_datetime(until) if isinstance(until, str) else until
+    return parsed is not None and parsed > (now or timezone.now())
+
+
+def event_message(event: AlarmEvent, now=None) -> dict:
+    snapshot = dict(event.snapshot or {})
+    snapshot.setdefault("id", event.alarm_id)
+    return {"id": event.id, "kind": event.kind, "at": event.at.isoformat(), "actor": event.actor,
+            "comment": event.comment, "shelved": is_shelved(snapshot, now), "snapshot": snapshot}

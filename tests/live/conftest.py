@@ -1,0 +1,8 @@
+import pytest
+
+from tests.live.support import Plant
+
+
+@pytest.fixture
+def plant(transactional_db):
+    return Plant()
