@@ -25,12 +25,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from qms.api.errors import ApiError
-from qms.api.events import AwareDateTimeField, StrictFieldsMixin, query_timestamp
+from qms.api.events import StrictFieldsMixin, query_timestamp
 from qms.api.pagination import StandardPagination
 from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids
 from qms.models import Alarm, AlarmEvent, Site
 from qms.services import alarms as alarm_service
 from qms.services.alarm_kpis import MAX_DAYS, alarm_kpis
+from qms.services.production_events import TimestampError, parse_timestamp
 
 READ_SCOPE = "alarms:read"
 EVENTS_PAGE_MAX = 1000
@@ -132,9 +133,19 @@ class CommentSerializer(StrictFieldsMixin, serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
+class FutureTimestampField(serializers.DateTimeField):
+    """ISO 8601 with a time zone; how far ahead it may lie is the service's rule (ALARM_SHELVE_MAX_HOURS)."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_timestamp(value)
+        except TimestampError as exc:
+            raise serializers.ValidationError(str(exc), code=exc.code) from None
+
+
 class ShelveSerializer(StrictFieldsMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=500)
-    until = AwareDateTimeField()
+    until = FutureTimestampField()
 
 
 def raise_as_api_error(error: alarm_service.AlarmError):

@@ -41,6 +41,10 @@ _SHELVE_REASON_MAX = Alarm._meta.get_field("shelved_reason").max_length
 _TITLE_MAX = Alarm._meta.get_field("title").max_length
 _SOURCE_KEY_MAX = Alarm._meta.get_field("source_key").max_length
 _AUDIT_MODEL = "qms.alarm"
+# Relations that never change after raising, safe to join into a locking read. Not acknowledged_by: after waiting
+# for a lock PostgreSQL re-reads the locked row but keeps the joined rows of the old snapshot, so a join would show
+# "nobody acknowledged" beside an acknowledged_by_id another transaction just set.
+_FIXED_RELATIONS = ("site", "line", "equipment", "characteristic")
 _RAISE_ATTEMPTS = 3
 
 
@@ -125,7 +129,7 @@ def alarm_snapshot(alarm: Alarm) -> dict:
 def _locked(alarm_id) -> Alarm:
     try:
         return (Alarm.objects.select_for_update(of=("self",))
-                .select_related("site", "line", "equipment", "characteristic", "acknowledged_by")
+                .select_related(*_FIXED_RELATIONS)
                 .get(pk=alarm_id))
     except (Alarm.DoesNotExist, ValueError, TypeError):
         raise AlarmError("not_found", _("Alarm %(id)s does not exist.") % {"id": alarm_id}) from None
@@ -213,7 +217,7 @@ def _raise_or_repeat(site, source_key, alarm_type, severity, title, trigger_ts, 
     actor = current_actor()
     with transaction.atomic():
         alarm = (Alarm.objects.select_for_update(of=("self",))
-                 .select_related("site", "line", "equipment", "characteristic", "acknowledged_by")
+                 .select_related(*_FIXED_RELATIONS)
                  .filter(site=site, source_key=source_key, alarm_type=alarm_type)
                  .exclude(state=Alarm.State.CLOSED).first())
         if alarm is not None:
@@ -498,7 +502,7 @@ def escalate_overdue_alarms(now: datetime | None = None) -> int:
     for alarm_id in candidates:
         with transaction.atomic():
             alarm = (Alarm.objects.select_for_update(of=("self",), skip_locked=True)
-                     .select_related("site", "line", "equipment", "characteristic", "acknowledged_by", "rule")
+                     .select_related(*_FIXED_RELATIONS, "rule")
                      .filter(pk=alarm_id, state=Alarm.State.ACTIVE_UNACKNOWLEDGED).first())
             if alarm is None or is_shelved(alarm, now):
                 continue
