@@ -9,8 +9,9 @@ On a scratch database (qp_bench_verdicts, recreated; schema built from the model
 (every 10th held), a machine token with verdicts:read, rebuilds the verdict cache, then starts the production
 server (uvicorn, ASGI, DEBUG off, --workers) with bench/verdicts_settings.py (real URLs + the bare view) and drives
 it, as the TLS proxy would (X-Forwarded-Proto: https), with --clients concurrent keep-alive HTTP/1.1 connections
-(asyncio + uvloop, raw sockets: the client costs as little CPU as Python allows). Scenarios alternate round by
-round; figures are medians over the rounds.
+(asyncio + uvloop, raw sockets: the client costs as little CPU as Python allows). A DRF rendition of the single-lot
+view runs alongside for comparison (why the real one is a plain Django view). Scenarios alternate round by round;
+figures are medians over the rounds.
 """
 from __future__ import annotations
 
@@ -83,9 +84,14 @@ def seed(lots: int) -> str:
     return raw
 
 
-def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
-    command = [str(ROOT / ".venv/bin/uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+def start_server(env: dict, port: int, workers: int, kind: str) -> subprocess.Popen:
+    if kind == "uvicorn":  # what docker/entrypoint.sh runs
+        command = [str(ROOT / ".venv/bin/uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port",
+                   str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    else:  # WSGI alternative: gunicorn threads keep connections alive
+        command = [str(ROOT / ".venv/bin/gunicorn"), "qms.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                   "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+                   "--keep-alive", "30", "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -157,12 +163,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (2 cores here)")
     parser.add_argument("--port", type=int, default=8779)
+    parser.add_argument("--server", choices=("uvicorn", "gunicorn"), default="uvicorn",
+                        help="uvicorn ASGI (the docker web role, default) or gunicorn WSGI with gthread workers")
     args = parser.parse_args()
 
     recreate(args.database_url)
     env = dict(os.environ, DATABASE_URL=with_database(args.database_url, NAME), REDIS_URL=args.redis_url,
                DJANGO_DEBUG="0", SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="127.0.0.1",
-               DJANGO_SETTINGS_MODULE="bench.verdicts_settings", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+               DJANGO_SETTINGS_MODULE="bench.verdicts_settings", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+               API_MACHINE_RATE="100000000/min")  # DRF's throttle still counts (one INCR), never refuses
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import redis
@@ -175,10 +184,12 @@ def main() -> None:
     scenarios = {
         "bare view (1 Redis GET)": [get("/bench/bare/", token)],
         "verdict, single lot": [get(f"/api/v1/verdicts/lots/{code}/", token) for code in codes[:2000]],
+        "same through DRF": [get(f"/bench/drf/verdicts/lots/{code}/", token) for code in codes[:2000]],
         "verdict, batch of 50": [post("/api/v1/verdicts/query/", token,
                                       orjson.dumps({"lots": random.sample(codes, 50)})) for _ in range(200)],
     }
-    server = start_server(env, args.port, args.workers)
+    load_start = os.getloadavg()
+    server = start_server(env, args.port, args.workers, args.server)
     try:
         for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker
             run_scenario(args.port, requests, args.clients, 1.0)
@@ -190,9 +201,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
-    print(f"\nverdict API, {args.clients} keep-alive clients, uvicorn --workers {args.workers}, DEBUG off, "
+    print(f"\nverdict API, {args.clients} keep-alive clients, {args.server} --workers {args.workers}, DEBUG off, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
           f"x {args.seconds:g} s")
+    print(f"load average (1/5/15 min) at the start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
     print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     medians = {}
     for name, runs in results.items():
@@ -202,6 +214,7 @@ def main() -> None:
     ceiling = medians["bare view (1 Redis GET)"]["rps"]
     single = medians["verdict, single lot"]["rps"]
     print(f"ratio single verdict / bare ceiling: {single / ceiling:.0%}  (target >= 60 %; p99 target <= 10 ms)")
+    print(f"ratio DRF / lean single verdict: {medians['same through DRF']['rps'] / single:.0%}")
     print(f"batch of 50: {medians['verdict, batch of 50']['rps'] * 50:.0f} lot verdicts/s")
     print(f"load average (1/5/15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

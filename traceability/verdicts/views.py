@@ -41,12 +41,12 @@ def _unknown_lot_message(code: str) -> str:
 
 @csrf_exempt
 def lot_verdict(request, lot_code: str):
-    if request.method not in ("GET", "HEAD"):
-        return _error(405, "method_not_allowed", _("Use GET."), Allow="GET, HEAD")
-    try:
+    try:  # who asks comes first (as in DRF): anonymous callers learn nothing, not even the methods
         site_id = site_for_request(request)
     except AccessDenied as exc:
         return _denied(exc)
+    if request.method not in ("GET", "HEAD"):
+        return _error(405, "method_not_allowed", _("Use GET."), Allow="GET, HEAD")
     body = verdict_bodies(site_id, [lot_code]).get(lot_code)
     if body is None:
         return _error(404, "unknown_lot", _unknown_lot_message(lot_code), {"lot": lot_code})
@@ -89,12 +89,12 @@ def _parse_lots(raw: bytes) -> list[str]:
 
 @csrf_exempt
 def query_verdicts(request):
-    if request.method != "POST":
-        return _error(405, "method_not_allowed", _("Use POST."), Allow="POST")
     try:
         site_id = site_for_request(request)
     except AccessDenied as exc:
         return _denied(exc)
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", _("Use POST."), Allow="POST")
     try:
         lots = _parse_lots(request.body)
     except RequestDataTooBig:
