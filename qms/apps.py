@@ -12,11 +12,13 @@ class QmsConfig(AppConfig):
         from qms import reaction_receivers
         from qms.audit import receivers  # noqa: F401  (connects the history → audit-chain receiver)
         from qms.auth.roles import ensure_roles
+        from qms.live import wiring as live_alarm_pages
         from qms.web import alarm_tiles
         from qms.web.navigation import NavItem, register
 
         # Without a sender: permissions of apps migrated after qms must exist before the groups are filled.
         post_migrate.connect(ensure_roles, dispatch_uid="qms.ensure_roles")
+        live_alarm_pages.connect()
         reaction_receivers.connect()
         alarm_tiles.connect()
         register(NavItem(_("Reaction rules"), "rule-list", "qms.view_reactionrule", 45))
