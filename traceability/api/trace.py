@@ -153,6 +153,33 @@ class SerialBatchSerializer(serializers.Serializer):
         f"at most {SERIAL_BATCH_LIMIT} per request"))
 
 
+class LotSerialListSerializer(serializers.Serializer):
+    lot = serializers.CharField()
+    site = serializers.CharField()
+    count = serializers.IntegerField()
+    serials = serializers.ListField(child=serializers.CharField())
+
+
+class SerialRecordingSerializer(serializers.Serializer):
+    lot = serializers.CharField()
+    site = serializers.CharField()
+    created = serializers.ListField(child=serializers.CharField())
+    existing = serializers.ListField(child=serializers.CharField())
+
+
+class SerialLotSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    lot = serializers.CharField()
+    site = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    trace = serializers.URLField()
+
+
+class SerialLookupSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    lots = SerialLotSerializer(many=True)
+
+
 def serial_json(entry) -> dict:
     return {"serial": entry.serial, "lot": entry.lot.code, "site": entry.lot.site.code,
             "created_at": iso(entry.created_at)}
@@ -164,14 +191,15 @@ class LotSerialsView(TraceabilityApiMixin, APIView):
     token_scopes = {"GET": INGEST, "POST": INGEST}
     user_perms = {"GET": "traceability.view_serialnumber", "POST": "traceability.add_serialnumber"}
 
+    @extend_schema(responses={200: LotSerialListSerializer})
     def get(self, request, code):
         lot = scoped_lot(request, code)
         serials = list(lot.serials.order_by("serial").values_list("serial", flat=True))
         return Response({"lot": lot.code, "site": lot.site.code, "count": len(serials), "serials": serials})
 
     @extend_schema(request=SerialBatchSerializer, responses={
-        201: OpenApiResponse(description=gettext_lazy("serials recorded")),
-        200: OpenApiResponse(description=gettext_lazy("all already recorded on this lot")),
+        201: OpenApiResponse(SerialRecordingSerializer, description=gettext_lazy("serials recorded")),
+        200: OpenApiResponse(SerialRecordingSerializer, description=gettext_lazy("all already recorded on this lot")),
         409: OpenApiResponse(description=gettext_lazy("a serial belongs to another lot of the site")),
         413: OpenApiResponse(description=gettext_lazy("too many serials in one request")),
     })
@@ -196,6 +224,7 @@ class SerialDetailView(TraceabilityApiMixin, APIView):
     token_scopes = {"GET": INGEST}
     user_perms = {"GET": ("traceability.view_serialnumber", "traceability.view_lot")}
 
+    @extend_schema(responses={200: SerialLookupSerializer})
     def get(self, request, serial):
         site_ids = allowed_site_ids(request)
         site_code = request.query_params.get("site")
