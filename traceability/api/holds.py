@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db.models import Count, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -158,7 +159,7 @@ class HoldListView(HoldApiMixin, APIView):
     token_scopes = {"GET": HOLDS_WRITE, "POST": HOLDS_WRITE}
     user_perms = {"GET": "traceability.view_hold", "POST": "traceability.add_hold"}
 
-    @extend_schema(parameters=[
+    @extend_schema(operation_id="holds_list", responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("state", str, enum=Hold.State.values), OpenApiParameter("equipment", str),
         OpenApiParameter("lot", str, description="holds that hold this lot code"), OpenApiParameter("site", str)])
     def get(self, request):
@@ -180,7 +181,7 @@ class HoldListView(HoldApiMixin, APIView):
         page = paginator.paginate_queryset(holds, request, view=self)
         return paginator.get_paginated_response([hold_body(hold) for hold in page])
 
-    @extend_schema(request=HoldCreateSerializer)
+    @extend_schema(operation_id="holds_create", request=HoldCreateSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         data = validated(HoldCreateSerializer, request)
         site = resolve_write_site(request, data.get("site"))
@@ -196,6 +197,7 @@ class HoldDetailView(HoldApiMixin, APIView):
     token_scopes = {"GET": HOLDS_WRITE}
     user_perms = {"GET": "traceability.view_hold"}
 
+    @extend_schema(operation_id="hold_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, hold_id: int):
         scoped_hold(request, hold_id)
         return Response(hold_detail(hold_id, request))
@@ -207,7 +209,7 @@ class HoldLotDisposeView(HoldApiMixin, APIView):
     token_scopes = {"POST": ANY_TOKEN}  # answered with a clear 403: tokens never sign
     user_perms = {"POST": "traceability.release_hold"}
 
-    @extend_schema(request=DisposeSerializer)
+    @extend_schema(operation_id="hold_lot_dispose", request=DisposeSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, hold_id: int, lot_code: str):
         refuse_machine_signature(request)
         hold = scoped_hold(request, hold_id)
@@ -227,7 +229,7 @@ class HoldReleaseView(HoldApiMixin, APIView):
     token_scopes = {"POST": ANY_TOKEN}
     user_perms = {"POST": "traceability.release_hold"}
 
-    @extend_schema(request=SignedDecisionSerializer)
+    @extend_schema(operation_id="hold_release", request=SignedDecisionSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, hold_id: int):
         refuse_machine_signature(request)
         scoped_hold(request, hold_id)
@@ -243,7 +245,7 @@ class HoldCloseWindowView(HoldApiMixin, APIView):
     token_scopes = {"POST": HOLDS_WRITE}
     user_perms = {"POST": "traceability.change_hold"}
 
-    @extend_schema(request=CloseWindowSerializer)
+    @extend_schema(operation_id="hold_close_window", request=CloseWindowSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, hold_id: int):
         scoped_hold(request, hold_id)
         data = validated(CloseWindowSerializer, request)
