@@ -17,6 +17,7 @@ urlpatterns = [
     path("trace/", include("traceability.trace_urls")),
     path("holds/", include("traceability.holds_urls")),
     path("notifications/", include("qms.web.notification_urls")),
+    path("alarms/", include("qms.live.urls")),
     path("", include("qms.web.urls")),
 ]
 if settings.DEBUG:
