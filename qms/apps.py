@@ -9,7 +9,7 @@ class QmsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from qms import reaction_receivers
+        from qms import nc_receivers, reaction_receivers
         from qms.audit import receivers  # noqa: F401  (connects the history → audit-chain receiver)
         from qms.auth.roles import ensure_roles
         from qms.live import wiring as live_alarm_pages
@@ -20,5 +20,6 @@ class QmsConfig(AppConfig):
         post_migrate.connect(ensure_roles, dispatch_uid="qms.ensure_roles")
         live_alarm_pages.connect()
         reaction_receivers.connect()
+        nc_receivers.connect()
         alarm_tiles.connect()
         register(NavItem(_("Reaction rules"), "rule-list", "qms.view_reactionrule", 45))

@@ -175,6 +175,9 @@ CELERY_BEAT_SCHEDULE = {
 ALARM_REPEAT_EVENT_INTERVAL_S = float(os.environ.get("QP_ALARM_REPEAT_EVENT_INTERVAL_S", "1"))
 ALARM_SHELVE_MAX_HOURS = float(os.environ.get("QP_ALARM_SHELVE_MAX_HOURS", "24"))
 ALARM_ESCALATION_MAX_LEVEL = int(os.environ.get("QP_ALARM_ESCALATION_MAX_LEVEL", "3"))
+# Nonconformances (docs/nonconformance.md): MRB approvals needed per NC severity; attachment size limit in bytes.
+NC_MRB_APPROVALS = {"critical": 2, "major": 2, "minor": 1}
+NC_ATTACHMENT_MAX_BYTES = int(os.environ.get("QP_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 # Notifications are e-mailed too when a mail server is named (Django's EMAIL_* settings); empty = in-app only.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))

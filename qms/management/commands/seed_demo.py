@@ -8,6 +8,7 @@ from django.db import transaction
 from qms.audit.context import Actor, acting_as
 from qms.auth.tokens import issue_token
 from qms.demo import plant as demo
+from qms.demo.defect_codes import install_default_defect_codes
 from qms.demo.history import seed_history
 from qms.demo.rules import install_seed_rules
 from qms.models import ApiToken, Area, Characteristic, Equipment, Line, Operation, Product, Site, SiteMembership, WorkCenter
@@ -30,6 +31,7 @@ class Command(BaseCommand):
                 users = self._users(site)
                 raw_token = self._token(site)
                 rules = install_seed_rules(site)
+                install_default_defect_codes()
             history = seed_history(site, hours=options["history_hours"]) if options["history_hours"] > 0 else None
         self._report(site, created_chars, users, raw_token)
         self.stdout.write(f"Reaction rules: {', '.join(rule.name for rule in rules)} (hold commands: connector "
