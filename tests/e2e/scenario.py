@@ -50,6 +50,15 @@ def start_production(site) -> Production:
     return Production(lots=lots)
 
 
+def next_lot_on_imm02(site, code: str = "E2E-IMM02-B"):
+    """MES reports the next lot starting on IMM02 (closing the running one) while the alarm's window is open."""
+    from qms.models import Equipment
+    from traceability.services.lots import register_lot
+
+    imm02 = Equipment.objects.get(site=site, code="IMM02")
+    return register_lot(site, code, equipment=imm02, started_at=timezone.now(), close_previous=True).lot
+
+
 def drift(endpoint: str, offset: float = DRIFT_C):
     """IMM02 barrel zone 2 shifted by `offset` °C through the simulator's OPC UA control; returns the offending
     value's source timestamp."""

@@ -35,6 +35,9 @@ def test_drift_on_imm02_alarms_the_supervisor_holds_its_lots_and_a_signed_releas
         # The MES: IMM02's lot in the window and the lot made from it hold; IMM01's, and IMM02's old lot, release.
         expected = {**everything, **dict.fromkeys(scenario.SUSPECT, "hold")}
         scenario.wait_for_verdicts(mes, expected)
+        # The window stays open until the alarm clears: the next lot starting on IMM02 is held from its start.
+        scenario.next_lot_on_imm02(plant.site)
+        assert scenario.verdicts(mes, ["E2E-IMM02-B"]) == {"E2E-IMM02-B": "hold"}
 
         acknowledged = supervisor.post(f"/api/v1/alarms/{alarm_id}/acknowledge/", {"comment": "checking IMM02 heater"})
         assert acknowledged.status == 200, f"acknowledge: {acknowledged}"
@@ -54,7 +57,7 @@ def test_drift_on_imm02_alarms_the_supervisor_holds_its_lots_and_a_signed_releas
 
     released = engineer.post(dispose, {"disposition": "release", "password": PASSWORDS["engineer"], "meaning": MEANING})
     assert released.status == 200, f"signed release: {released}"
-    scenario.wait_for_verdicts(mes, {**expected, "E2E-IMM02-A": "release"})
+    scenario.wait_for_verdicts(mes, {**expected, "E2E-IMM02-A": "release", "E2E-IMM02-B": "hold"})
 
     signature = ESignature.objects.get(record_model="traceability.holdlot", record_pk=str(held.pk))
     assert (signature.user.username, signature.meaning) == ("engineer", MEANING)
