@@ -72,6 +72,7 @@ class AlarmLiveView(SitePageMixin, TemplateView):
             unacknowledged=sum(1 for a in state["alarms"] if a["state"] == Alarm.State.ACTIVE_UNACKNOWLEDGED),
             can_respond=self.request.user.has_perm("qms.change_alarm"),
             live_config={"cursor": state["cursor"], "query": query, "sounding": SOUNDING_SEVERITIES,
+                         "timeZone": self.site.timezone or "",
                          "canRespond": self.request.user.has_perm("qms.change_alarm")},
         )
         return context

@@ -31,10 +31,16 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+  var plantClock = null;
+  try {  // the plant's own time zone, written as the rest of the UI writes times (2026-11-28 13:19:43)
+    plantClock = new Intl.DateTimeFormat("sv-SE", { timeZone: config.timeZone || undefined, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  } catch (e) { plantClock = null; }
   function when(iso) {
     if (!iso) { return "—"; }
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString();
+    if (isNaN(d)) { return iso; }
+    return plantClock ? plantClock.format(d) : d.toISOString();
   }
 
   // ---- state -------------------------------------------------------------------------------------------------

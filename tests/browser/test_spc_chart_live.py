@@ -3,10 +3,8 @@ values ingested in the test process are judged, the nudge crosses the Redis chan
 with the new points and signal without a reload. Needs PostgreSQL (shared with the child) and Redis."""
 import threading
 from datetime import timedelta
-from functools import partial
 
 import pytest
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.db import connections
 from django.utils import timezone
 
@@ -19,39 +17,6 @@ eager_evaluation = live_support.eager_evaluation
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("eager_evaluation")]
-
-
-def _application():
-    from channels.routing import get_default_application
-
-    return ASGIStaticFilesHandler(get_default_application())
-
-
-def _fresh_after_fork():
-    """In the forked server: thread pools created by earlier async tests lost their threads in the fork."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from asgiref.sync import SyncToAsync
-
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-
-
-@pytest.fixture
-def asgi_server(charted, settings):
-    from daphne.testing import DaphneProcess
-
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost", "127.0.0.1"]
-    connections.close_all()  # the forked server opens its own connections to the same (test) database
-    # Nor may it inherit channel layers whose Redis pools belong to an event loop of an earlier (async) test.
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    process = DaphneProcess("127.0.0.1", partial(_application), setup=_fresh_after_fork)
-    process.start()
-    assert process.ready.wait(timeout=30), "daphne did not start"
-    yield f"http://127.0.0.1:{process.port.value}"
-    process.terminate()
-    process.join(timeout=10)
 
 
 def ingest_in_thread(characteristic, values, start):
