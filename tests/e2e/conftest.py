@@ -125,3 +125,7 @@ def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1):
             return last
         time.sleep(interval_s)
     raise AssertionError(f"{what} within {timeout_s:.0f} s; last seen: {last}")
+
+
+# The browser tests' chromium (Debian's, through playwright), shared with tests/browser/.
+from tests.browser.conftest import browser  # noqa: E402, F401
