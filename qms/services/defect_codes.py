@@ -127,7 +127,7 @@ def _existing(site, code):
 
 
 def _locked(code_id: int) -> DefectCode:
-    entry = DefectCode.objects.select_for_update().select_related("parent").filter(pk=code_id).first()
+    entry = DefectCode.objects.select_for_update(of=("self",)).select_related("parent").filter(pk=code_id).first()
     if entry is None:
         raise NcError("not_found", _("Defect code %(id)s does not exist.") % {"id": code_id})
     return entry

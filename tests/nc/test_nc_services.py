@@ -14,7 +14,7 @@ def plant():
     return NcPlant()
 
 
-def refused(code, call, *args, **kwargs) -> NcError:
+def refused(code, call, /, *args, **kwargs) -> NcError:
     with pytest.raises(NcError) as caught:
         call(*args, **kwargs)
     assert caught.value.code == code, caught.value.message
