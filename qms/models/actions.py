@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .capa import Capa
+from .capa import Capa, RootCause
 from .dictionary import ActorStampedHistory
 from .nc import Nonconformance
 from .plant import Equipment, Operation, Site
@@ -33,6 +33,10 @@ class Action(models.Model):
     capa = models.ForeignKey(Capa, on_delete=models.PROTECT, null=True, blank=True, related_name="actions",
                              verbose_name=_("CAPA"))
     capa_step = models.CharField(_("8D step"), max_length=2, blank=True)
+    root_cause = models.ForeignKey(RootCause, on_delete=models.PROTECT, null=True, blank=True, related_name="actions",
+                                   verbose_name=_("root cause addressed"))
+    verification = models.TextField(_("verification"), blank=True,
+                                    help_text=_("How we check that this action works."))
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qp_actions",
                               verbose_name=_("owner"))
     due_date = models.DateField(_("due date"))

@@ -9,7 +9,7 @@ from simple_history.models import HistoricalRecords
 from .dictionary import ActorStampedHistory, Characteristic
 from .esign import ESignature
 from .nc import Nonconformance
-from .plant import Site
+from .plant import Line, Product, Site
 
 
 class Capa(models.Model):
@@ -32,6 +32,14 @@ class Capa(models.Model):
     champion = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+", verbose_name=_("champion"))
     team = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("team"))
+    # Scope of the defect rate compared before/after (docs/capa.md, "Effectiveness"); taken from the first NC.
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("product"))
+    line = models.ForeignKey(Line, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                             verbose_name=_("line"))
+    cancel_reason = models.CharField(_("reason for cancelling"), max_length=500, blank=True)
+    closed_signature = models.ForeignKey(ESignature, on_delete=models.PROTECT, null=True, blank=True,
+                                         related_name="+", verbose_name=_("closing signature"))
     # Effectiveness: which characteristics the fix should improve, and the periods compared.
     characteristics = models.ManyToManyField(Characteristic, blank=True, related_name="capas",
                                              verbose_name=_("characteristics to improve"))
@@ -83,6 +91,7 @@ class CapaStep(models.Model):
     content = models.JSONField(_("content"), default=dict, blank=True)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+", verbose_name=_("submitted by"))
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     approved_signature = models.ForeignKey(ESignature, on_delete=models.PROTECT, null=True, blank=True,
                                            related_name="+", verbose_name=_("approval signature"))
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
@@ -99,6 +108,10 @@ class CapaStep(models.Model):
 
     def __str__(self):
         return f"{self.capa_id} {self.step}"
+
+    @property
+    def audit_site_id(self):
+        return self.capa.site_id
 
 
 class RootCause(models.Model):
@@ -127,3 +140,7 @@ class RootCause(models.Model):
 
     def __str__(self):
         return self.cause
+
+    @property
+    def audit_site_id(self):
+        return self.capa.site_id
