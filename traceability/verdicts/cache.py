@@ -53,6 +53,7 @@ RETRY_AFTER_FAILURE_S = 1.0
 REBUILD_LOCK_TTL_S = 120
 ADVISORY_LOCK_KEY = 0x51505645  # "QPVE": writers hold it shared until commit, a rebuild takes it exclusively
 CHUNK = 1000
+WRITE_THROUGH_MAX = 2000  # lots written through after a commit; beyond, readers fill on their first miss
 
 _MARK_DIRTY = """
 for i = 1, #KEYS, 3 do
@@ -252,7 +253,9 @@ class RedisVerdictCache:
             invalidate_epoch_in_db(f"could not mark {len(codes)} lot(s) of site {site_id} dirty: {exc}")
 
     def finish(self, site_id: int, codes: list[str], compute) -> None:
-        """After the writer committed: end its in-flight mark, then write the committed verdicts through."""
+        """After the writer committed: end its in-flight mark, then write the committed verdicts through (the first
+        WRITE_THROUGH_MAX lots; the in-flight marks of all are ended)."""
+        written = 0
         for chunk in _chunks(codes):
             keys = []
             for code in chunk:
@@ -264,9 +267,17 @@ class RedisVerdictCache:
                 self._failed("write-through", exc)
                 invalidate_epoch_in_db(f"could not write {len(chunk)} verdict(s) of site {site_id} through: {exc}")
                 return
+            if written >= WRITE_THROUGH_MAX:
+                continue  # a huge freeze: the rest is filled by the first reader of each lot
             snapshot = (epoch.decode() if epoch else None, [str(gen) for gen in gens])
-            if snapshot[0] is not None and snapshot[0] == self.trusted_epoch():
+            try:
+                trusted = self.trusted_epoch()
+            except redis.RedisError as exc:
+                self._failed("write-through", exc)
+                continue
+            if snapshot[0] is not None and snapshot[0] == trusted:
                 self.fill(site_id, compute(site_id, chunk), snapshot, chunk)
+                written += len(chunk)
 
     # --- loss and rebuild --------------------------------------------------------------------------------------
     def request_rebuild(self) -> None:

@@ -43,22 +43,34 @@ class Verdict:
         return {"lot": self.lot, "verdict": self.verdict, "reasons": self.reasons, "checked_at": self.checked_at}
 
 
-def _is_open(entry: Entry) -> bool:
-    return entry.disposition in OPEN_DISPOSITIONS and not entry.hold_released
+PRECEDENCE = {RELEASE: 0, PENDING: 1, HOLD: 2, REJECT: 3}
+
+
+def asks_for(disposition: str, hold_released: bool) -> str:
+    """The verdict one hold entry asks for on its own."""
+    if disposition in SCRAP_DISPOSITIONS:
+        return REJECT
+    if disposition in OPEN_DISPOSITIONS and not hold_released:
+        return HOLD
+    if disposition in PENDING_DISPOSITIONS:
+        return PENDING
+    return RELEASE
+
+
+def verdict_of(entries) -> str:
+    """The lot's verdict from (disposition, hold_released) pairs: the strongest any entry asks for."""
+    return max((asks_for(disposition, released) for disposition, released in entries), key=PRECEDENCE.__getitem__,
+               default=RELEASE)
 
 
 def decide(entries) -> tuple[str, list[Entry]]:
     """(verdict, the entries that decide it) for one lot's hold entries."""
     entries = list(entries)
-    for verdict, applies in (
-        (REJECT, lambda e: e.disposition in SCRAP_DISPOSITIONS),
-        (HOLD, _is_open),
-        (PENDING, lambda e: e.disposition in PENDING_DISPOSITIONS),
-    ):
-        deciding = [entry for entry in entries if applies(entry)]
-        if deciding:
-            return verdict, sorted(deciding, key=lambda e: (e.since, e.hold_id))
-    return RELEASE, []
+    verdict = verdict_of((entry.disposition, entry.hold_released) for entry in entries)
+    if verdict == RELEASE:
+        return RELEASE, []
+    deciding = [entry for entry in entries if asks_for(entry.disposition, entry.hold_released) == verdict]
+    return verdict, sorted(deciding, key=lambda e: (e.since, e.hold_id))
 
 
 def reason_of(entry: Entry) -> dict:
