@@ -146,3 +146,15 @@ def test_values_of_an_old_epoch_are_not_served(verdict_cache, site, lot):
     redis_client().set(key, b'old-epoch|{"lot":"L-0001","verdict":"release","reasons":[]')
     assert verdict_for_lots(site.pk, ["L-0001"])["L-0001"].verdict == "hold"
 
+
+
+def test_beyond_the_write_through_cap_lots_are_filled_by_their_first_reader(
+        verdict_cache, site, monkeypatch, django_capture_on_commit_callbacks):
+    from traceability.verdicts import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "WRITE_THROUGH_MAX", 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        hold_lots(site, [LotFactory(site=site, code="L-B")])
+    assert cached(site, "L-B") is None
+    assert verdict_for_lots(site.pk, ["L-B"])["L-B"].verdict == "hold"
+    assert b'"verdict":"hold"' in cached(site, "L-B")   # the in-flight mark was ended: the reader could fill

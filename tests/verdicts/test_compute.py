@@ -62,3 +62,17 @@ def test_batch_takes_two_queries_whatever_its_size(site, count):
     with CaptureQueriesContext(connection) as queries:
         verdicts = compute_verdicts_for_codes(site.pk, [lot.code for lot in lots])
     assert len(queries) == 2 and len(verdicts) == count
+
+
+def test_the_writers_verdict_query_agrees_with_the_full_computation(site):
+    from traceability.verdicts.compute import verdict_names
+
+    lots = [LotFactory(site=site) for _ in range(10)]
+    for index, disposition in enumerate(["held", "release", "rework", "scrap", "nc"]):
+        hold = hold_lots(site, lots[index:index + 4])
+        for lot in lots[index:index + 4:2]:
+            decide(hold, lot, disposition, release_hold=index == 1)
+    full = {lot_id: verdict.verdict for lot_id, verdict in compute_verdicts_from_db([lot.pk for lot in lots]).items()}
+    names = verdict_names([lot.pk for lot in lots])
+    assert {lot.pk: names.get(lot.pk, "release") for lot in lots} == full
+    assert len(set(full.values())) >= 3
