@@ -23,3 +23,4 @@ class QmsConfig(AppConfig):
         nc_receivers.connect()
         alarm_tiles.connect()
         register(NavItem(_("Reaction rules"), "rule-list", "qms.view_reactionrule", 45))
+        register(NavItem(_("Reports"), "report-pareto", "qms.view_nonconformance", 75))

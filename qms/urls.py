@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from qms.web.story_urls import capa_report_patterns, story_patterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -18,6 +20,9 @@ urlpatterns = [
     path("holds/", include("traceability.holds_urls")),
     path("notifications/", include("qms.web.notification_urls")),
     path("alarms/", include("qms.live.urls")),
+    path("reports/", include("qms.web.reports_urls")),
+    path("story/", include(story_patterns)),
+    path("capas/", include(capa_report_patterns)),  # the 8D report beside the CAPA pages (qms.web.story_urls)
     path("", include("qms.web.urls")),
 ]
 if settings.DEBUG:

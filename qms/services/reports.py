@@ -226,6 +226,7 @@ class OpenCapa:
     bucket: int
     current_step: str  # "D0".."D8" or READY_TO_CLOSE
     overdue_actions: int
+    step_label: str = ""
 
 
 @dataclass
@@ -239,7 +240,11 @@ class AgingReport:
     overdue: list[Action]
 
     def step_label(self, step: str) -> str:
-        return str(_("ready to close")) if step == READY_TO_CLOSE else str(CapaStep.Step(step).label)
+        return _step_label(step)
+
+
+def _step_label(step: str) -> str:
+    return str(_("ready to close")) if step == READY_TO_CLOSE else str(CapaStep.Step(step).label)
 
 
 def current_step(step_states: dict[str, str]) -> str:
@@ -261,6 +266,8 @@ def capa_aging(site, *, now: dt.datetime | None = None) -> AgingReport:
                  .prefetch_related(Prefetch("steps", queryset=CapaStep.objects.only("capa_id", "step", "state")))
                  .order_by("created_at"))
     overdue = list(overdue_actions(site, today))
+    for action in overdue:
+        action.days_overdue = (today - action.due_date).days
     overdue_per_capa: dict[int, int] = defaultdict(int)
     for action in overdue:
         if action.capa_id:
@@ -272,6 +279,8 @@ def capa_aging(site, *, now: dt.datetime | None = None) -> AgingReport:
         rows.append(OpenCapa(capa=capa, age_days=age, bucket=aging.bucket_index(age), current_step=step,
                              overdue_actions=overdue_per_capa.get(capa.pk, 0)))
     rows.sort(key=lambda row: -row.age_days)
+    for row in rows:
+        row.step_label = _step_label(row.current_step)
     bucket_list = aging.buckets()
     step_keys = [*STEP_ORDER, READY_TO_CLOSE]
     matrix = {step: [0] * len(bucket_list) for step in step_keys}
@@ -283,3 +292,53 @@ def capa_aging(site, *, now: dt.datetime | None = None) -> AgingReport:
         by_step={step: sum(matrix[step]) for step in step_keys}, matrix=matrix, overdue=overdue,
     )
 
+
+
+# --- tables (the same rows for the pages, their CSV and the API) -------------------------------------------------
+
+@dataclass
+class Table:
+    name: str  # file name stem of the CSV
+    header: list[str]
+    rows: list[list]
+
+
+def pareto_table(report: ParetoReport) -> Table:
+    value_name = _("Count") if report.measure == "count" else _("Cost")
+    return Table(f"pareto-{report.measure}-{report.days.first}-{report.days.last}",
+                 [_("Code"), _("Defect"), value_name, _("Share %"), _("Cumulative %"), _("Vital few")],
+                 [[report.codes[row.key].code, report.label(row).split(" ", 1)[-1], round(row.value, 2),
+                   round(row.share_pct, 2), round(row.cumulative_pct, 2), row.vital_few] for row in report.rows])
+
+
+def trend_table(report: TrendReport) -> Table:
+    group_name = _("Line") if report.group == "line" else _("Product")
+    periods_shown = [report.period_label(start) for start in report.trend.periods]
+    rows = [[str(name), *counts, sum(counts)] for name, counts in report.trend.series.items()]
+    rows.append([_("Total"), *report.trend.totals, sum(report.trend.totals)])
+    return Table(f"nc-trend-{report.group}-{report.period}-{report.days.first}-{report.days.last}",
+                 [group_name, *periods_shown, _("Total")], rows)
+
+
+def aging_table(report: AgingReport) -> Table:
+    rows = [[report.step_label(step), *counts, sum(counts)] for step, counts in report.matrix.items() if sum(counts)]
+    rows.append([_("Total"), *report.by_bucket, sum(report.by_bucket)])
+    return Table(f"capa-aging-{report.today}", [_("Current step"), *[_("%(range)s days") % {"range": b.label}
+                                                                       for b in report.buckets], _("Total")], rows)
+
+
+def open_capas_table(report: AgingReport) -> Table:
+    return Table(f"open-capas-{report.today}",
+                 [_("Number"), _("Title"), _("Champion"), _("Opened"), _("Age (days)"), _("Current step"),
+                  _("Overdue actions")],
+                 [[row.capa.number, row.capa.title, row.capa.champion.get_username() if row.capa.champion else "",
+                   row.capa.created_at.astimezone(dt.UTC).isoformat(), row.age_days,
+                   report.step_label(row.current_step), row.overdue_actions] for row in report.capas])
+
+
+def overdue_table(report: AgingReport) -> Table:
+    return Table(f"overdue-actions-{report.today}",
+                 [_("Action"), _("Owner"), _("Due"), _("Days overdue"), _("NC"), _("CAPA"), _("8D step")],
+                 [[action.title, action.owner.get_username(), action.due_date.isoformat(),
+                   action.days_overdue, action.nc.number if action.nc else "",
+                   action.capa.number if action.capa else "", action.capa_step] for action in report.overdue])

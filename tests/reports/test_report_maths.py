@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qms.reports import aging, periods, svg
+from qms.reports import aging, csvtext, periods, svg
 from qms.reports.pareto import pareto
 
 weights = st.lists(st.tuples(st.sampled_from("ABCDEFGHIJ"), st.floats(min_value=0, max_value=1e6, allow_nan=False)),
@@ -137,3 +137,9 @@ def test_svg_line_chart_has_one_line_per_series():
 
 def test_svg_of_empty_data_is_an_empty_drawing():
     assert svg.bar_chart([], [], label="x").endswith("</svg>")
+
+
+def test_csv_starts_with_a_bom_and_defuses_formulas():
+    text = csvtext.csv_text(["code", "count"], [["=HYPERLINK()", 3], ["缺料", 1.5], [None, True]])
+    assert text.startswith("\ufeff")
+    assert text.splitlines()[1:] == ["'=HYPERLINK(),3", "缺料,1.5", ",true"]
