@@ -4,9 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
-from .capa import Capa, RootCause
-from .dictionary import ActorStampedHistory
+from .capa import Capa, CapaStep, RootCause
+from .dictionary import ActorStampedHistory, stamp_history_actor
 from .nc import Nonconformance
 from .plant import Equipment, Operation, Site
 
@@ -67,3 +68,9 @@ class Action(models.Model):
 
     def __str__(self):
         return self.title
+
+
+# Who changed a CAPA, step, cause or action (also a machine token) — shown by the stale-version message.
+for _model in (Capa, CapaStep, RootCause, Action):
+    pre_create_historical_record.connect(stamp_history_actor, sender=_model.history.model,
+                                         dispatch_uid=f"stamp-actor-{_model._meta.label_lower}")

@@ -124,7 +124,7 @@ def complete_action(action_id: int, *, user, note: str, expected_version=None) -
         action.state, action.completed_at, action.completed_by, action.completion_note = \
             Action.State.DONE, now, user, note
         _save(action, note)
-        record_audit(action="action_complete", model=Action._meta.label, object_pk=action.pk,
+        record_audit(action="transition", model=Action._meta.label, object_pk=action.pk,
                      object_repr=action.title[:200], site_id=action.site_id,
                      changes={"state": [Action.State.OPEN, Action.State.DONE]}, reason=note)
         if capa is not None:
@@ -155,7 +155,7 @@ def cancel_locked(action: Action, reason: str) -> None:
     action.state = Action.State.CANCELLED
     action.completion_note = reason[:NOTE_MAX]
     _save(action, reason)
-    record_audit(action="action_cancel", model=Action._meta.label, object_pk=action.pk,
+    record_audit(action="transition", model=Action._meta.label, object_pk=action.pk,
                  object_repr=action.title[:200], site_id=action.site_id,
                  changes={"state": [Action.State.OPEN, Action.State.CANCELLED]}, reason=reason)
     push_instruction(action)

@@ -91,7 +91,7 @@ def open_capa(site: Site, *, title: str, user, nonconformances: Iterable = (), c
         capa.nonconformances.set(ncs)
         if champion:
             capa.team.set([champion])
-        record_audit(action="capa_open", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
+        record_audit(action="create", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=site.pk, changes={"nonconformances": [None, [nc.number for nc in ncs]],
                                                "steps": [None, list(Step.values)]},
                      reason=_("CAPA opened"))
@@ -138,7 +138,7 @@ def update_capa(capa_id: int, *, user, changes: dict, expected_version) -> Capa:
             capa.nonconformances.set(ncs)
             before["nonconformances"], after["nonconformances"] = old, sorted(nc.number for nc in ncs)
         _save(capa, _("CAPA changed"))
-        record_audit(action="capa_update", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
+        record_audit(action="update", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=site.pk, changes={k: [before.get(k), after.get(k)] for k in after},
                      reason=_("CAPA changed"))
     return capa
@@ -164,7 +164,7 @@ def save_step(capa_id: int, step: str, *, user, content: dict, expected_version)
         old = row.content
         row.content = cleaned
         _save(row, _("step %(step)s saved") % {"step": step})
-        record_audit(action="capa_step_save", model=CapaStep._meta.label, object_pk=row.pk,
+        record_audit(action="update", model=CapaStep._meta.label, object_pk=row.pk,
                      object_repr=f"{capa.number} {step}", site_id=capa.site_id,
                      changes={"content": [old, cleaned]}, reason=_("step %(step)s saved") % {"step": step})
     return row
@@ -183,7 +183,7 @@ def submit_step(capa_id: int, step: str, *, user) -> CapaStep:
         _check_complete(capa, row)
         row.state, row.submitted_by, row.submitted_at = StepState.SUBMITTED, user, timezone.now()
         _save(row, reason)
-        _audit_step(capa, row, "capa_step_submit", {"state": [StepState.OPEN, StepState.SUBMITTED]}, reason)
+        _audit_step(capa, row, "submit", {"state": [StepState.OPEN, StepState.SUBMITTED]}, reason)
     return row
 
 
@@ -205,7 +205,7 @@ def approve_step(capa_id: int, step: str, *, user, password: str, meaning: str) 
                            "facts": _facts_snapshot(capa)})
         row.state, row.approved_signature, row.approved_at = StepState.APPROVED, signature, signature.signed_at
         _save(row, signature.meaning)
-        _audit_step(capa, row, "capa_step_approve", {"state": [StepState.SUBMITTED, StepState.APPROVED],
+        _audit_step(capa, row, "approve", {"state": [StepState.SUBMITTED, StepState.APPROVED],
                                                      "signature": [None, signature.pk]}, signature.meaning)
     return row
 
@@ -234,7 +234,7 @@ def reopen_step(capa_id: int, step: str, *, user, reason: str) -> CapaStep:
             row.reopen_reason = reason if name == step else (
                 _("%(step)s reopened: %(reason)s") % {"step": step, "reason": reason})[:REASON_MAX]
             _save(row, row.reopen_reason)
-            _audit_step(capa, row, "capa_step_reopen", {"state": [before, StepState.OPEN]}, row.reopen_reason)
+            _audit_step(capa, row, "reopen", {"state": [before, StepState.OPEN]}, row.reopen_reason)
     return rows[step]
 
 
@@ -321,7 +321,7 @@ def check_effectiveness(capa_id: int, *, now: datetime | None = None, user=None)
         before = capa.effectiveness
         capa.effectiveness, capa.effectiveness_checked_at, capa.effectiveness_data = figures["verdict"], now, figures
         _save(capa, _("effectiveness checked"))
-        record_audit(action="capa_effectiveness", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
+        record_audit(action="update", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=capa.site_id, changes={"effectiveness": [before, capa.effectiveness]},
                      reason=_("effectiveness checked"))
     return capa
@@ -345,7 +345,7 @@ def close_capa(capa_id: int, *, user, password: str, meaning: str) -> Capa:
                           {"capa": capa.number, "effectiveness": capa.effectiveness_data, "version": capa.version})
         capa.state, capa.closed_at, capa.closed_signature = Capa.State.CLOSED, signature.signed_at, signature
         _save(capa, signature.meaning)
-        record_audit(action="capa_close", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
+        record_audit(action="transition", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=capa.site_id, changes={"state": [Capa.State.OPEN, Capa.State.CLOSED],
                                                     "signature": [None, signature.pk]}, reason=signature.meaning)
     return capa
@@ -365,7 +365,7 @@ def cancel_capa(capa_id: int, *, user, reason: str) -> Capa:
         _check_open(capa)
         capa.state, capa.cancel_reason = Capa.State.CANCELLED, reason
         _save(capa, reason)
-        record_audit(action="capa_cancel", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
+        record_audit(action="transition", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=capa.site_id, changes={"state": [Capa.State.OPEN, Capa.State.CANCELLED]}, reason=reason)
         note = _("CAPA %(number)s cancelled: %(reason)s") % {"number": capa.number, "reason": reason}
         for action in capa.actions.select_for_update().filter(state=Action.State.OPEN).order_by("pk"):
@@ -465,9 +465,11 @@ def _touch(capa: Capa, reason: str) -> None:
     _save(capa, reason)
 
 
-def _audit_step(capa, row, action, changes, reason) -> None:
-    record_audit(action=action, model=CapaStep._meta.label, object_pk=row.pk, object_repr=f"{capa.number} {row.step}",
-                 site_id=capa.site_id, changes=changes, reason=str(reason))
+def _audit_step(capa, row, event: str, changes, reason) -> None:
+    """A step transition in the chain: action "transition", the event (submit/approve/reopen) among the changes."""
+    record_audit(action="transition", model=CapaStep._meta.label, object_pk=row.pk,
+                 object_repr=f"{capa.number} {row.step}", site_id=capa.site_id,
+                 changes={"event": [None, event], **changes}, reason=str(reason))
 
 
 def _sign(user, password, meaning, record, capa, content):
@@ -630,12 +632,14 @@ def _fill_cause(root: RootCause, values: dict) -> None:
     whys = [str(why).strip() for why in whys]
     while whys and not whys[-1]:
         whys.pop()  # trailing empty inputs of the form are not blanks in the chain
+    if len(whys) > capa_rules.MAX_WHYS:
+        raise CapaError("why_chain_length", _("A why chain may have at most %(max)d whys.") % {
+            "max": capa_rules.MAX_WHYS}, field="whys")
     facts = CauseFacts(id=root.pk or 0, category=str(values.get("category") or ""),
                        cause=str(values.get("cause") or ""), whys=tuple(whys),
                        is_root_cause=bool(values.get("is_root_cause")), verified=bool(values.get("verified")))
     # The minimum length of the chain is checked when D4 is submitted: a cause may be noted before its whys.
-    problems = [p for p in capa_rules.content.why_chain_problems(facts)
-                if p.code != "why_chain_length" or len(whys) > capa_rules.MAX_WHYS]
+    problems = [p for p in capa_rules.content.why_chain_problems(facts) if p.code != "why_chain_length"]
     if len(facts.cause) > RootCause._meta.get_field("cause").max_length:
         raise CapaError("invalid", _("The cause may have at most 500 characters."), field="cause")
     if problems:
