@@ -2,8 +2,9 @@
 
 Nudges carry no data (channels_redis drops group messages over capacity, so nothing may depend on one arriving):
 each one only makes the consumer read the events after its cursor from the database and send them as ONE message.
-While a read is in flight, or during the short pause after a send, further nudges only set a flag — a storm of
-raises costs the browser a handful of messages. A periodic poll makes a lost nudge cost seconds, never an alarm.
+While a read is in flight, or during the pause after a send (growing while a storm lasts), further nudges only set
+a flag: a storm of raises costs the browser about one message per COALESCE_MAX_S. A periodic poll makes a lost
+nudge cost seconds, never an alarm.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 FORBIDDEN, NOT_FOUND = 4403, 4404
 COALESCE_S = 0.25
+COALESCE_MAX_S = 2.0
 POLL_S = 5.0
 
 
@@ -100,12 +102,16 @@ class AlarmFeedConsumer(AsyncJsonWebsocketConsumer):
             self.reader = asyncio.ensure_future(self._drain())
 
     async def _drain(self):
+        """Read until no nudge is pending. The first read after a quiet spell goes out at once (latency); after each
+        send the consumer pauses, the pause doubling while a storm keeps finding new events (COALESCE_S up to
+        COALESCE_MAX_S), so a storm costs about one message per COALESCE_MAX_S however many raises it has."""
+        pause = COALESCE_S
         try:
             while self.wanted:
                 self.wanted = False
-                sent = await self._send_unsent()
-                if sent:
-                    await asyncio.sleep(COALESCE_S)  # nudges arriving meanwhile are answered by one read after it
+                if await self._send_unsent():
+                    await asyncio.sleep(pause)  # nudges arriving meanwhile are answered by one read after it
+                    pause = min(pause * 2, COALESCE_MAX_S)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed read is retried by the next nudge or poll; the socket stays up
