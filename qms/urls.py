@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -18,6 +16,7 @@ urlpatterns = [
     path("rules/", include("qms.web.rules_urls")),
     path("trace/", include("traceability.trace_urls")),
     path("holds/", include("traceability.holds_urls")),
+    path("nc/", include("qms.web.nc_urls")),
     path("notifications/", include("qms.web.notification_urls")),
     path("alarms/", include("qms.live.urls")),
     path("reports/", include("qms.web.reports_urls")),
@@ -25,5 +24,5 @@ urlpatterns = [
     path("capas/", include(capa_report_patterns)),  # the 8D report beside the CAPA pages (qms.web.story_urls)
     path("", include("qms.web.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT holds NC/CAPA attachments: never served as static, only through permission-checked views
+# (/nc/attachments/<id>/, /api/v1/attachments/<id>/download/).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.http import FileResponse, Http404
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -277,7 +278,11 @@ def filter_ncs(ncs, params):
         if since is None:
             raise ApiError(_("'since' must be an ISO date or time."), code="validation_error",
                            details={"since": [_("Not an ISO date or time.")]})
-        ncs = ncs.filter(created_at__gte=since) if hasattr(since, "hour") else ncs.filter(created_at__date__gte=since)
+        if not hasattr(since, "hour"):
+            return ncs.filter(created_at__date__gte=since)
+        if timezone.is_naive(since):
+            since = timezone.make_aware(since)
+        ncs = ncs.filter(created_at__gte=since)
     return ncs
 
 
