@@ -52,7 +52,23 @@ def child_database_url() -> str:
 
 
 @pytest.fixture
-def plant(transactional_db) -> Plant:
+def stack_processes(transactional_db, tmp_path, request):
+    """The stack's processes, launched before the plant is seeded (their start-up overlaps the seeding); stopped,
+    all of them, after the test."""
+    stack = Stack(StackSettings(database_url=child_database_url(), redis_url=settings.REDIS_URL,
+                                var_dir=tmp_path / "stack"))
+    request.node.e2e_stack = stack
+    try:
+        stack.launch()
+        yield stack
+    finally:
+        stack.stop()
+        connection.close()       # our own connection too: the test database is flushed after the test
+        print("e2e stack timeline (s):", ", ".join(f"{what} {at:.1f}" for what, at in stack.timeline))
+
+
+@pytest.fixture
+def plant(stack_processes) -> Plant:
     """seed_demo (plant, dictionary, users, its reaction rules) without history; supervisor's and engineer's
     passwords hashed so the child processes can check them; an MES token with verdicts:read."""
     from django.contrib.auth import get_user_model
@@ -61,11 +77,13 @@ def plant(transactional_db) -> Plant:
     from qms.models import Site
 
     call_command("seed_demo", history_hours=0, stdout=io.StringIO())
+    stack_processes.note("seeded")
     site = Site.objects.get(code=SITE)
     for username, password in PASSWORDS.items():
         get_user_model().objects.filter(username=username).update(password=make_password(password, hasher=QuickPBKDF2()))
     install_seed_rules(site)
     _token, raw = issue_token(name="MES-E2E", site=site, scopes=["verdicts:read"])
+    stack_processes.note("plant ready")
     return Plant(site=site, mes_token=raw)
 
 
@@ -82,15 +100,15 @@ def install_seed_rules(site) -> None:
 
 
 @pytest.fixture
-def stack(plant, tmp_path, request):
+def stack(plant, stack_processes) -> Stack:
+    """The running stack on the seeded plant: the runner's OPC UA session connected to the simulator (50 ms
+    publishing interval) and values flowing through the worker into the database."""
     from connectors.demo import ensure_simulator_connector
     from connectors.models import ConnectorStatus
     from qms.audit.context import Actor, acting_as
     from qms.models import Measurement
 
-    stack = Stack(StackSettings(database_url=child_database_url(), redis_url=settings.REDIS_URL,
-                                var_dir=tmp_path / "stack"))
-    request.node.e2e_stack = stack
+    stack = stack_processes
     connectors = []
 
     def configure(stack):
@@ -100,20 +118,16 @@ def stack(plant, tmp_path, request):
             connector.save()
         connectors.append(connector)
 
-    try:
-        started = timezone.now()
-        stack.start(configure, STARTUP_TIMEOUT_S)
-        connector = connectors[0]
-        stack.wait_until("runner", lambda: ConnectorStatus.objects.filter(
-            connector=connector, state="connected").exists(), STARTUP_TIMEOUT_S,
-            "the runner's OPC UA session to the simulator did not connect")
-        stack.wait_until("pipeline", lambda: Measurement.objects.filter(
-            characteristic__code="IMM02.BARREL_Z2.TEMP", ts__gte=started - timedelta(seconds=1)).exists(),
-            STARTUP_TIMEOUT_S, "no IMM02 barrel zone 2 value was stored through the worker")
-        yield stack
-    finally:
-        stack.stop()
-        connection.close()       # our own connection too: the test database is flushed after the test
+    started = timezone.now()
+    stack.wait_ready(configure, STARTUP_TIMEOUT_S)
+    stack.wait_until("runner", lambda: ConnectorStatus.objects.filter(
+        connector=connectors[0], state="connected").exists(), STARTUP_TIMEOUT_S,
+        "the runner's OPC UA session to the simulator did not connect")
+    stack.wait_until("pipeline", lambda: Measurement.objects.filter(
+        characteristic__code="IMM02.BARREL_Z2.TEMP", ts__gte=started - timedelta(seconds=1)).exists(),
+        STARTUP_TIMEOUT_S, "no IMM02 barrel zone 2 value was stored through the worker")
+    return stack
+
 
 def wait_for(condition, timeout_s: float, what: str, interval_s: float = 0.1):
     """Poll `condition()` until it returns something truthy; fail naming `what` and the last value seen."""

@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 QUEUES = "default,ingest,evaluate,writeback,periodic"     # every queue of settings.CELERY_TASK_ROUTES + beat
+STOP_GRACE_S = {"simulator": 1.0}   # keeps no state; asyncua's orderly server stop takes seconds
 
 
 class StackError(RuntimeError):
@@ -135,6 +136,8 @@ class Stack:
         self.processes: dict[str, ManagedProcess] = {}
         self.opcua_port: int | None = None
         self.web_port: int | None = None
+        self.began = time.monotonic()
+        self.timeline: list[tuple[str, float]] = []     # (what, seconds since the stack was created)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
 
     # --- processes ------------------------------------------------------------------------------------------
@@ -187,29 +190,41 @@ class Stack:
         self._launch("runner", self._manage(
             "run_connectors", "--outbox", str(self.settings.var_dir / "outbox.sqlite3"), "--config-poll", "1"))
 
-    def start(self, configure: Callable[[Stack], None], timeout_s: float = 90.0) -> None:
-        """Launch simulator, worker and web together (their start-up dominates), call `configure(self)` once the
-        simulator listens (e.g. point the connector at `opcua_endpoint`), then start the runner; return when the
-        worker said ready and the web server answers its login page."""
+    def launch(self) -> None:
+        """Launch every process at once (their start-up dominates); the runner finds its connectors by polling the
+        configuration every second, so they may be configured after this."""
         self.launch_simulator()
         self.launch_worker()
         self.launch_web()
+        self.launch_runner()
+
+    def wait_ready(self, configure: Callable[[Stack], None], timeout_s: float = 90.0) -> None:
+        """Call `configure(self)` once the simulator listens (e.g. point the connector at `opcua_endpoint`); return
+        when the worker said ready and the web server answers its login page."""
         self.wait_until("simulator", lambda: port_open(self.opcua_port), timeout_s,
                         f"the simulator did not listen on {self.opcua_endpoint}")
         configure(self)
-        self.launch_runner()
+        self.note("configured")
         self.wait_until("worker", lambda: " ready." in self.processes["worker"].log_text(), timeout_s,
                         "the Celery worker did not log 'ready.'")
         self.wait_until("web", lambda: _http_status(f"{self.web_url}/accounts/login/") == 200, timeout_s,
                         f"the web server did not answer 200 on {self.web_url}/accounts/login/")
 
+    def start(self, configure: Callable[[Stack], None], timeout_s: float = 90.0) -> None:
+        self.launch()
+        self.wait_ready(configure, timeout_s)
+
     # --- waiting and reporting ------------------------------------------------------------------------------
+    def note(self, what: str) -> None:
+        self.timeline.append((what, time.monotonic() - self.began))
+
     def wait_until(self, name: str, condition: Callable[[], bool], timeout_s: float, what: str,
                    interval_s: float = 0.1) -> None:
         """Poll `condition` until true; fail early (with the logs) if a process of the stack died meanwhile."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if condition():
+                self.note(f"{name} ready")
                 return
             dead = [p.name for p in self.processes.values() if not p.alive]
             if dead:
@@ -226,16 +241,24 @@ class Stack:
         return StackError(f"{message}\n\n{self.logs()}")
 
     def logs(self, lines: int = 60) -> str:
-        parts = []
+        parts = ["----- timeline (s since start) -----\n" + ", ".join(f"{what} {at:.1f}" for what, at in self.timeline)]
         for process in self.processes.values():
             state = "running" if process.alive else f"exited {process.process.returncode if process.process else '?'}"
             parts.append(f"----- {process.name} ({state}; {process.log_path}) -----\n{process.tail(lines)}")
         return "\n".join(parts)
 
     def stop(self) -> None:
-        """All at once (each in its own thread): SIGTERM, grace, SIGKILL."""
-        threads = [threading.Thread(target=process.stop, name=f"stop-{process.name}")
-                   for process in self.processes.values()]
+        """The runner first (its last batch is confirmed while the worker still runs), then the others at once
+        (each in its own thread): SIGTERM, grace, SIGKILL."""
+        def stop(process):
+            began = time.monotonic()
+            process.stop(grace_s=STOP_GRACE_S.get(process.name, 5.0))
+            self.note(f"{process.name} stopped in {time.monotonic() - began:.1f} s")
+
+        if "runner" in self.processes:
+            stop(self.processes["runner"])
+        threads = [threading.Thread(target=stop, args=(process,), name=f"stop-{process.name}")
+                   for name, process in self.processes.items() if name != "runner"]
         for thread in threads:
             thread.start()
         for thread in threads:
