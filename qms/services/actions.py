@@ -95,7 +95,7 @@ def create_action(site: Site, *, user, title: str, owner, due_date, kind: str = 
         if capa_row is not None:
             _bump(capa_row, _("action added"))
         if owner.pk != user.pk:
-            notify_users([owner], site=site, kind="action_assigned",
+            notify_users([owner], site=site, kind="task_assigned",
                          title=_("New task for you: %(title)s") % {"title": title},
                          body=_("Due %(due)s.") % {"due": due.isoformat()}, link="/tasks/")
         push_instruction(action)
@@ -181,9 +181,9 @@ def escalate_overdue_actions(now: datetime | None = None) -> int:
             title = _("Overdue task (%(days)d days): %(title)s") % {"days": days, "title": action.title}
             body = _("%(owner)s owns it; it was due %(due)s.") % {
                 "owner": action.owner.get_username(), "due": action.due_date.isoformat()}
-            notify_users([action.owner], site=action.site, kind="action_overdue", title=title, body=body,
+            notify_users([action.owner], site=action.site, kind="task_overdue", title=title, body=body,
                          link="/tasks/")
-            notify_groups(supervisors, site=action.site, kind="action_overdue", title=title, body=body,
+            notify_groups(supervisors, site=action.site, kind="task_overdue", title=title, body=body,
                           link=_record_link(action))
             action.escalated_at = now
             action._change_reason = "overdue escalation"
