@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("qms.api.events_urls")),
     path("", include("qms.api.reaction_rules_urls")),
     path("", include("qms.api.alarms_urls")),
+    path("", include("qms.api.capa_urls")),
     path("", include("qms.api.reports_urls")),
     path("", include("qms.api.nc_urls")),
     path("", include("qms.api.admin_urls")),

@@ -30,6 +30,7 @@ class ApiToken(models.Model):
         METRICS_READ = "metrics:read", _("read operational metrics (Prometheus scraper)")
         HOLDS_WRITE = "holds:write", _("read and place holds, close hold windows (never sign)")
         ALARMS_READ = "alarms:read", _("read alarms and their event log")
+        INSTRUCTIONS_READ = "instructions:read", _("read open MES instructions (containment/corrective actions)")
 
     name = models.CharField(_("name"), max_length=100)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="api_tokens")
