@@ -260,7 +260,8 @@ def report(results: list[dict], args, load_before, load_after) -> None:
     done = [r for r in results if not r["missed"]]
     missed = len(results) - len(done)
     print(f"\nalarm latency: {len(done)} excursions measured, {missed} missed (no 'raised' within {args.timeout:.0f} s)")
-    print(f"stack: production settings, {args.web_server}, Celery worker concurrency {args.worker_concurrency}, "
+    workers = "a worker for ingest + one for the other queues" if args.ingest_worker else "one worker on every queue"
+    print(f"stack: production settings, {args.web_server}, {workers}, concurrency {args.worker_concurrency} each, "
           f"OPC UA publishing interval {args.publishing_interval_ms} ms (sampling 0), simulator noise 0.25")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (2 cores, shared)")
@@ -294,6 +295,14 @@ def report(results: list[dict], args, load_before, load_after) -> None:
         print(f"  note: {unclosed} alarm(s) did not clear within 15 s after the return to normal")
 
 
+def worker_queues(args) -> tuple[str, ...]:
+    from tests.e2e.stack import QUEUES
+
+    if not args.ingest_worker:
+        return (QUEUES,)
+    return ("ingest", ",".join(q for q in QUEUES.split(",") if q != "ingest"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -304,6 +313,8 @@ def main() -> None:
     parser.add_argument("--publishing-interval-ms", type=int, default=50)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--web-server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument("--ingest-worker", action="store_true",
+                        help="a worker of its own for the ingest queue (CELERY_QUEUES split as a deployment may)")
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between one excursion's close and the next")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each alarm")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and the logs")
@@ -315,7 +326,7 @@ def main() -> None:
     os.environ.setdefault("SECRET_KEY", os.urandom(48).hex())
     stack = Stack(StackSettings(database_url=with_database(admin_url, NAME), redis_url=args.redis_url,
                                 var_dir=var_dir, production=True, worker_concurrency=args.worker_concurrency,
-                                web_server=args.web_server))
+                                web_server=args.web_server, worker_queues=worker_queues(args)))
     setup_django(stack.env)
     seed()
     stack.collect_static()

@@ -52,6 +52,7 @@ class StackSettings:
     var_dir: Path                     # outbox, logs
     production: bool = False          # DJANGO_DEBUG off (needs collected static for pages); tests run DEBUG on
     worker_concurrency: int = 2
+    worker_queues: tuple[str, ...] = (QUEUES,)   # one worker per entry, e.g. ("ingest", "default,evaluate,...")
     noise: float = 0.25               # simulator noise: no normal value strays past nominal ±3 °C
     simulator_rate_hz: float = 1.0
     web_server: str = "daphne"        # or "uvicorn" (docker/entrypoint.sh's choice)
@@ -180,11 +181,17 @@ class Stack:
             raise StackError(f"collectstatic failed:\n{result.stdout}\n{result.stderr}")
 
     def launch_worker(self) -> None:
-        self._launch("worker", [
-            str(BIN / "celery"), "-A", "qms", "worker", "-Q", QUEUES, "--concurrency",
-            str(self.settings.worker_concurrency), "--loglevel", "INFO", "--purge", "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "-n", f"e2e-{os.getpid()}@%h",
-        ])
+        for index, queues in enumerate(self.settings.worker_queues):
+            name = "worker" if index == 0 else f"worker{index + 1}"
+            self._launch(name, [
+                str(BIN / "celery"), "-A", "qms", "worker", "-Q", queues, "--concurrency",
+                str(self.settings.worker_concurrency), "--loglevel", "INFO", "--purge", "--without-gossip",
+                "--without-mingle", "--without-heartbeat", "-n", f"e2e-{os.getpid()}-{index}@%h",
+            ])
+
+    @property
+    def workers(self) -> list[ManagedProcess]:
+        return [process for name, process in self.processes.items() if name.startswith("worker")]
 
     def launch_runner(self) -> None:
         self._launch("runner", self._manage(
@@ -205,7 +212,7 @@ class Stack:
                         f"the simulator did not listen on {self.opcua_endpoint}")
         configure(self)
         self.note("configured")
-        self.wait_until("worker", lambda: " ready." in self.processes["worker"].log_text(), timeout_s,
+        self.wait_until("worker", lambda: all(" ready." in w.log_text() for w in self.workers), timeout_s,
                         "the Celery worker did not log 'ready.'")
         self.wait_until("web", lambda: _http_status(f"{self.web_url}/accounts/login/") == 200, timeout_s,
                         f"the web server did not answer 200 on {self.web_url}/accounts/login/")
