@@ -41,6 +41,8 @@ def live_page_state(site, line) -> dict:
     for alarm in alarms.order_by("-raised_at")[:500]:
         snapshot = alarm_services.alarm_snapshot(alarm)
         snapshot["shelved"] = feed.is_shelved(snapshot, now)
+        # For the rows rendered before the script runs (or without it); the script labels from its own table.
+        snapshot["severity_label"], snapshot["state_label"] = alarm.get_severity_display(), alarm.get_state_display()
         snapshots.append(snapshot)
     return {"cursor": cursor, "alarms": snapshots}
 

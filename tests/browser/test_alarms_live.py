@@ -86,3 +86,15 @@ def test_a_page_that_lost_its_connection_shows_every_alarm_raised_meanwhile(asgi
         page.locator(f"tr[data-alarm-id='{r.alarm.pk}']").wait_for(timeout=10000)
     assert unacknowledged(page) == 5
     context.close()
+
+
+def test_the_sound_choice_is_remembered_across_reloads(asgi_server, browser, plant):
+    context, page = open_live_page(browser, asgi_server)
+    toggle = page.locator("#alarm-sound-toggle")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    page.reload()
+    page.wait_for_selector("#alarm-live-status.badge-good", timeout=15000)
+    assert page.locator("#alarm-sound-toggle").get_attribute("aria-pressed") == "true"
+    context.close()
