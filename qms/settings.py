@@ -151,8 +151,9 @@ CELERY_TASK_ROUTES = {
     "connectors.files.tasks.poll_file_drops": {"queue": "periodic"},
     "qms.alarm_tasks.escalate_overdue": {"queue": "periodic"},
     "qms.alarm_tasks.unshelve_expired": {"queue": "periodic"},
+    "qms.capa_tasks.escalate_overdue_actions": {"queue": "periodic"},
 }
-CELERY_IMPORTS = ["qms.alarm_tasks"]
+CELERY_IMPORTS = ["qms.alarm_tasks", "qms.capa_tasks"]
 # Seconds between polls of the intermediate tables (中间表) and of the file-drop directories (docs/connectors-protocols.md).
 CONNECTORS_TABLE_POLL_INTERVAL_S = float(os.environ.get("QP_TABLE_POLL_INTERVAL_S", "10"))
 CONNECTORS_FILE_DROP_POLL_INTERVAL_S = float(os.environ.get("QP_FILE_DROP_POLL_INTERVAL_S", "30"))
@@ -169,6 +170,8 @@ CELERY_BEAT_SCHEDULE = {
     # Alarm lifecycle (docs/alarms.md): escalation of unacknowledged alarms, expiry of shelving.
     "alarms-escalate": {"task": "qms.alarm_tasks.escalate_overdue", "schedule": 60.0},
     "alarms-unshelve-expired": {"task": "qms.alarm_tasks.unshelve_expired", "schedule": 60.0},
+    # Overdue actions (docs/capa.md): each escalates at most once a day; checked every 15 minutes.
+    "actions-escalate-overdue": {"task": "qms.capa_tasks.escalate_overdue_actions", "schedule": 900.0},
 }
 # Alarms (docs/alarms.md): a repeating trigger writes at most one "repeated" event per alarm per interval; shelving
 # lasts at most this many hours; escalation stops at this level.
@@ -178,6 +181,11 @@ ALARM_ESCALATION_MAX_LEVEL = int(os.environ.get("QP_ALARM_ESCALATION_MAX_LEVEL",
 # Nonconformances (docs/nonconformance.md): MRB approvals needed per NC severity; attachment size limit in bytes.
 NC_MRB_APPROVALS = {"critical": 2, "major": 2, "minor": 1}
 NC_ATTACHMENT_MAX_BYTES = int(os.environ.get("QP_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+# 8D effectiveness (docs/capa.md): Cpk after ≥ max(target, Cpk before) with at least MIN_POINTS values after the
+# fix, and the defect rate after ≤ before × (1 + tolerance).
+CAPA_CPK_TARGET = float(os.environ.get("QP_CAPA_CPK_TARGET", "1.33"))
+CAPA_EFFECTIVENESS_MIN_POINTS = int(os.environ.get("QP_CAPA_EFFECTIVENESS_MIN_POINTS", "25"))
+CAPA_DEFECT_RATE_TOLERANCE = float(os.environ.get("QP_CAPA_DEFECT_RATE_TOLERANCE", "0"))
 # Notifications are e-mailed too when a mail server is named (Django's EMAIL_* settings); empty = in-app only.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
@@ -265,6 +273,10 @@ SPECTACULAR_SETTINGS = {
         "AlarmSeverityEnum": "qms.models.alarms.Alarm.Severity",
         "AlarmTypeEnum": "qms.models.alarms.Alarm.Type",
         "AlarmEventKindEnum": "qms.models.alarms.AlarmEvent.Kind",
+        "CapaStateEnum": "qms.models.capa.Capa.State",
+        "CapaEffectivenessEnum": "qms.models.capa.Capa.Effectiveness",
+        "ActionStateEnum": "qms.models.actions.Action.State",
+        "ActionKindEnum": "qms.models.actions.Action.Kind",
     },
 }
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -177,6 +178,7 @@ class CapaListView(SiteScopedQuerysetMixin, generics.ListAPIView):
 
 
 class _CapaView(APIView):
+    serializer_class = None  # set below: every CAPA endpoint answers with the CAPA's detail
     user_perms = {"GET": "qms.view_capa", "POST": "qms.change_capa", "PUT": "qms.change_capastep",
                   "PATCH": "qms.change_capa", "DELETE": "qms.change_rootcause"}
 
@@ -301,6 +303,9 @@ class CancelView(_CapaView):
         return self.detail(pk)
 
 
+_CapaView.serializer_class = CapaDetailSerializer
+
+
 # --- actions -------------------------------------------------------------------------------------------------------
 
 
@@ -340,6 +345,7 @@ class ActionListView(SiteScopedQuerysetMixin, generics.ListAPIView):
 
 @extend_schema(tags=["actions"], summary="Complete an action with a note (owner or quality engineer)")
 class CompleteActionView(APIView):
+    serializer_class = ActionSerializer
     user_perms = {"POST": "qms.change_action"}
 
     def post(self, request, pk):
@@ -351,6 +357,7 @@ class CompleteActionView(APIView):
 
 @extend_schema(tags=["actions"], summary="Cancel an action (reason required)")
 class CancelActionView(APIView):
+    serializer_class = ActionSerializer
     user_perms = {"POST": "qms.add_action"}
 
     def post(self, request, pk):
@@ -359,7 +366,8 @@ class CancelActionView(APIView):
         return Response(ActionSerializer(action).data)
 
 
-@extend_schema(tags=["actions"], summary="Open MES instructions of an equipment or operation (for MES)")
+@extend_schema(tags=["actions"], summary="Open MES instructions of an equipment or operation (for MES)",
+               responses=OpenApiTypes.OBJECT)
 class InstructionListView(APIView):
     token_scopes = {"GET": INSTRUCTIONS_SCOPE}
     user_perms = {"GET": "qms.view_action"}
