@@ -327,3 +327,29 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "site", "kind", "title", "created_at", "read_at", "emailed_at")
     list_filter = ("kind", "site")
     date_hierarchy = "created_at"
+
+
+# ---- Reaction rules and e-signatures -------------------------------------------------------------------------------
+from qms.models import ESignature, ReactionRule  # noqa: E402  (kept beside their admins)
+
+
+@admin.register(ReactionRule)
+class ReactionRuleAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    """Read-only: rules are validated (thresholds, scope), versioned, audited and their evaluation cache refreshed by
+    qms.services.reaction_rules — edited on the rules pages or through the API, never around them."""
+
+    list_display = ("name", "site", "enabled", "trigger", "threshold", "severity", "freeze", "open_nc_draft",
+                    "hold_command", "version", "updated_at")
+    list_filter = ("site", "enabled", "trigger", "severity", "freeze")
+    search_fields = ("name", "description", "characteristic_pattern")
+
+
+@admin.register(ESignature)
+class ESignatureAdmin(ReadOnlyAdmin):
+    """Signatures are created only by qms.services.esignature.sign (which re-checks the password) and never change."""
+
+    list_display = ("signed_at", "signer_name", "user", "meaning", "record_model", "record_pk", "site")
+    list_filter = ("site", "record_model")
+    search_fields = ("signer_name", "meaning", "record_pk", "content_hash")
+    list_select_related = ("user", "site")
+    date_hierarchy = "signed_at"
