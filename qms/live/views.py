@@ -80,6 +80,16 @@ class AlarmLiveView(SitePageMixin, TemplateView):
         return context
 
 
+def response_time(start, end) -> str | None:
+    """How long a response took, to the second under an hour (an alarm acknowledged in 40 s must not read "0 minutes")."""
+    if start is None or end is None:
+        return None
+    seconds = max(0, int((end - start).total_seconds()))
+    if seconds < 3600:
+        return _("%(m)d min %(s)02d s") % {"m": seconds // 60, "s": seconds % 60}
+    return _("%(h)d h %(m)02d min") % {"h": seconds // 3600, "m": seconds % 3600 // 60}
+
+
 def _hold_url(hold_id: int) -> str | None:
     try:
         return reverse("hold-detail", args=[hold_id])
@@ -107,6 +117,8 @@ class AlarmDetailView(SitePageMixin, TemplateView):
             shelve_form=forms.get("shelve", ShelveForm()),
             clear_form=forms.get("clear", ClearForm()), close_form=forms.get("close", CloseForm()),
             evidence=sorted((alarm.evidence or {}).items()),
+            time_to_acknowledge=response_time(alarm.raised_at, alarm.acknowledged_at),
+            time_to_contain=response_time(alarm.trigger_ts, alarm.contained_at),
         )
         return context
 

@@ -70,6 +70,12 @@ def test_a_raised_alarm_appears_without_reload_and_is_acknowledged_from_the_list
     assert unacknowledged(page) == 0
     assert not page.title().startswith("(")
     assert "supervisor" in page.locator(f"tr[data-alarm-id='{raised.alarm.pk}']").inner_text()
+
+    page.locator(f"tr[data-alarm-id='{raised.alarm.pk}'] a").click()
+    page.wait_for_url(f"{asgi_server}/alarms/{raised.alarm.pk}/")
+    assert page.locator("#alarm-events li").evaluate_all("items => items.map(i => i.dataset.kind)") == [
+        "raised", "acknowledged"]
+    page.screenshot(path=str(SCREENSHOTS / "alarm-detail-en-1280.png"), full_page=True)
     context.close()
 
 

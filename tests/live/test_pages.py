@@ -1,7 +1,7 @@
 """The alarm pages: the live list (server-rendered open alarms and cursor), the detail with its whole story, and the
 response forms (thin views over the alarm services; a fetch gets JSON with the service's error code)."""
 import zoneinfo
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -165,3 +165,12 @@ def test_responding_needs_the_change_permission(floor):
 def test_the_navigation_has_the_alarm_page(floor):
     response = signed_in(floor.supervisor).get("/alarms/")
     assert any(item["url"] == "/alarms/" and item["active"] for item in response.context["nav_items"])
+
+
+def test_response_times_read_to_the_second_under_an_hour():
+    from qms.live.views import response_time
+
+    start = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    assert response_time(start, start + timedelta(seconds=42)) == "0 min 42 s"
+    assert response_time(start, start + timedelta(hours=2, minutes=5)) == "2 h 05 min"
+    assert response_time(start, None) is None
