@@ -174,3 +174,12 @@ def test_response_times_read_to_the_second_under_an_hour():
     assert response_time(start, start + timedelta(seconds=42)) == "0 min 42 s"
     assert response_time(start, start + timedelta(hours=2, minutes=5)) == "2 h 05 min"
     assert response_time(start, None) is None
+
+
+def test_the_pages_render_in_chinese(floor):
+    raised = raise_one(floor.site, 1, equipment=floor.machine)
+    client = signed_in(floor.supervisor)
+    client.cookies["django_language"] = "zh-hans"
+    assert client.get("/alarms/").status_code == 200
+    response = client.get(f"/alarms/{raised.alarm.pk}/")
+    assert response.status_code == 200 and 'lang="zh-Hans"' in response.content.decode()
