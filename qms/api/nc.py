@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -295,14 +296,14 @@ class NcListView(NcApiView):
 
     user_perms = {"GET": "qms.view_nonconformance", "POST": "qms.add_nonconformance"}
 
-    @extend_schema(parameters=NC_FILTERS)
+    @extend_schema(operation_id="ncs_list", parameters=NC_FILTERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         ncs = filter_ncs(scoped_ncs(request), request.query_params).order_by("-created_at", "-pk")
         paginator = StandardPagination()
         page = paginator.paginate_queryset(ncs, request, view=self)
         return paginator.get_paginated_response([nc_body(nc) for nc in page])
 
-    @extend_schema(request=NcCreateSerializer)
+    @extend_schema(operation_id="ncs_create", request=NcCreateSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         data = validated(NcCreateSerializer, request)
         site = resolve_write_site(request, data.pop("site", None))
@@ -317,10 +318,11 @@ class NcDetailView(NcApiView):
 
     user_perms = {"GET": "qms.view_nonconformance", "PATCH": "qms.change_nonconformance"}
 
+    @extend_schema(operation_id="nc_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, nc_id: int):
         return Response(nc_detail(scoped_nc(request, nc_id)))
 
-    @extend_schema(request=NcUpdateSerializer)
+    @extend_schema(operation_id="nc_update", request=NcUpdateSerializer, responses=OpenApiTypes.OBJECT)
     def patch(self, request, nc_id: int):
         scoped_nc(request, nc_id)
         data = validated(NcUpdateSerializer, request)
@@ -346,7 +348,7 @@ class NcTransitionView(NcApiView):
 
     user_perms = {"POST": "qms.change_nonconformance"}
 
-    @extend_schema(request=SignatureSerializer)
+    @extend_schema(operation_id="nc_transition", request=SignatureSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, nc_id: int, transition: str):
         if transition not in TRANSITIONS:
             raise Http404(_("No transition %(name)s.") % {"name": transition})
@@ -363,7 +365,8 @@ class NcAttachmentView(NcApiView):
     parser_classes = [MultiPartParser, FormParser]
     user_perms = {"POST": "qms.add_attachment"}
 
-    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer})
+    @extend_schema(operation_id="nc_attachment_create", request={"multipart/form-data": AttachmentUploadSerializer},
+                   responses={201: OpenApiTypes.OBJECT})
     def post(self, request, nc_id: int):
         nc = scoped_nc(request, nc_id)
         data = validated(AttachmentUploadSerializer, request)
@@ -376,6 +379,7 @@ class AttachmentDownloadView(NcApiView):
 
     user_perms = {"GET": "qms.view_attachment"}
 
+    @extend_schema(operation_id="attachment_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, attachment_id: int):
         attachment = Attachment.objects.filter(pk=attachment_id, site_id__in=allowed_site_ids(request)).first()
         if attachment is None:
@@ -397,7 +401,7 @@ class DispositionProposeView(NcApiView):
     parser_classes = [JSONParser, FormParser]
     user_perms = {"POST": "qms.add_disposition"}
 
-    @extend_schema(request=ProposeSerializer)
+    @extend_schema(operation_id="nc_disposition_propose", request=ProposeSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, nc_id: int):
         nc = scoped_nc(request, nc_id)
         data = validated(ProposeSerializer, request)
@@ -416,7 +420,7 @@ class DispositionVoteView(NcApiView):
 
     user_perms = {"POST": "qms.approve_disposition"}
 
-    @extend_schema(request=VoteSerializer)
+    @extend_schema(operation_id="disposition_approve", request=VoteSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, disposition_id: int):
         disposition = Disposition.objects.filter(pk=disposition_id, nc__site_id__in=allowed_site_ids(request)).first()
         if disposition is None:
@@ -436,7 +440,8 @@ class DefectCodeListView(NcApiView):
 
     user_perms = {"GET": "qms.view_defectcode", "POST": "qms.add_defectcode"}
 
-    @extend_schema(parameters=[OpenApiParameter("include_inactive", bool), OpenApiParameter("site", str)])
+    @extend_schema(operation_id="defect_codes_list", responses=OpenApiTypes.OBJECT,
+                   parameters=[OpenApiParameter("include_inactive", bool), OpenApiParameter("site", str)])
     def get(self, request):
         allowed = allowed_site_ids(request)
         codes = DefectCode.objects.filter(Q(site__isnull=True) | Q(site_id__in=allowed)).select_related(
@@ -448,7 +453,7 @@ class DefectCodeListView(NcApiView):
         return Response({"results": [{**code_body(code), "depth": depth}
                                      for code, depth in codes_service.tree(list(codes))]})
 
-    @extend_schema(request=DefectCodeSerializer)
+    @extend_schema(operation_id="defect_codes_create", request=DefectCodeSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         data = validated(DefectCodeSerializer, request)
         site = None if data.pop("shared") else resolve_write_site(request, data.pop("site", None))
@@ -468,10 +473,11 @@ def scoped_code(request, code_id: int) -> DefectCode:
 class DefectCodeDetailView(NcApiView):
     user_perms = {"GET": "qms.view_defectcode", "PATCH": "qms.change_defectcode"}
 
+    @extend_schema(operation_id="defect_code_retrieve", responses=OpenApiTypes.OBJECT)
     def get(self, request, code_id: int):
         return Response(code_body(scoped_code(request, code_id)))
 
-    @extend_schema(request=DefectCodeUpdateSerializer)
+    @extend_schema(operation_id="defect_code_update", request=DefectCodeUpdateSerializer, responses=OpenApiTypes.OBJECT)
     def patch(self, request, code_id: int):
         scoped_code(request, code_id)
         data = validated(DefectCodeUpdateSerializer, request)
@@ -484,7 +490,22 @@ class DefectCodeActiveView(NcApiView):
     user_perms = {"POST": "qms.change_defectcode"}
     active = False
 
-    @extend_schema(request=None)
-    def post(self, request, code_id: int):
+    def set_active(self, request, code_id: int) -> Response:
         scoped_code(request, code_id)
         return Response(code_body(codes_service.set_defect_code_active(code_id, active=self.active)))
+
+
+class DefectCodeDeactivateView(DefectCodeActiveView):
+    active = False
+
+    @extend_schema(operation_id="defect_code_deactivate", request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, code_id: int):
+        return self.set_active(request, code_id)
+
+
+class DefectCodeActivateView(DefectCodeActiveView):
+    active = True
+
+    @extend_schema(operation_id="defect_code_activate", request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, code_id: int):
+        return self.set_active(request, code_id)

@@ -14,8 +14,8 @@ urlpatterns = [
          name="api-attachment-download"),
     path("defect-codes/", nc.DefectCodeListView.as_view(), name="api-defect-code-list"),
     path("defect-codes/<int:code_id>/", nc.DefectCodeDetailView.as_view(), name="api-defect-code-detail"),
-    path("defect-codes/<int:code_id>/deactivate/", nc.DefectCodeActiveView.as_view(active=False),
+    path("defect-codes/<int:code_id>/deactivate/", nc.DefectCodeDeactivateView.as_view(),
          name="api-defect-code-deactivate"),
-    path("defect-codes/<int:code_id>/activate/", nc.DefectCodeActiveView.as_view(active=True),
+    path("defect-codes/<int:code_id>/activate/", nc.DefectCodeActivateView.as_view(),
          name="api-defect-code-activate"),
 ]
