@@ -14,13 +14,27 @@ What it does, on its own scratch database (default qp_bench_connectors, dropped 
 - every batch's commit time is recorded; lag = commit time − SourceTimestamp, per reading;
 - SPC's live evaluation (a measurements_stored receiver) is disconnected: in production it runs on the `evaluate`
   Celery queue, not in the ingest path, and bench/spc.py measures it.
-Reported after the warm-up: readings produced by the simulator, stored, sustained stored/s, lag p50/p99/max.
+Reported after the warm-up: readings produced by the simulator, stored, sustained stored/s, lag p50/p99/max, and
+the CPU used by each process (runner, simulator, worker) as a share of one core, with the load average.
 Targets (DESIGN.md): ≥ 10,000 values/s sustained, p99 lag < 500 ms.
+
+    python bench/connectors.py stages [--tags 1000 --rounds 30]
+
+CPU per value of each stage of the runner's hot path, without a server or a database (so the machine's load
+matters less): decoding a PublishResponse of N data changes (asyncua's decoder, with and without our VariantType
+table), turning it into envelopes (asyncua's per-item events vs the adapter's whole-notification pass), the outbox
+commit, and cutting + confirming the batch. Medians of --rounds.
+
+    python bench/connectors.py server --tags 1000 --hz 10 [--seconds 20]
+
+What the simulator's asyncua server alone can publish on this machine: the simulator and a null client (a
+subscription whose notifications are only counted, decoded by asyncua) — the ceiling any runner can reach here.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -165,9 +179,137 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     }
 
 
+def _publish_response(tags: int) -> bytes:
+    from datetime import UTC, datetime
+
+    from asyncua import ua
+    from asyncua.ua.ua_binary import struct_to_binary
+
+    now = datetime.now(UTC)
+    notification = ua.DataChangeNotification(MonitoredItems=[
+        ua.MonitoredItemNotification(ClientHandle=i + 1, Value=ua.DataValue(
+            ua.Variant(100.0 + i / 7, ua.VariantType.Double), SourceTimestamp=now, ServerTimestamp=now))
+        for i in range(tags)])
+    message = ua.NotificationMessage(SequenceNumber=1, PublishTime=now, NotificationData=[notification])
+    return struct_to_binary(ua.PublishResponse(Parameters=ua.PublishResult(SubscriptionId=1,
+                                                                           NotificationMessage=message)))
+
+
+def run_stages(args) -> dict:
+    """CPU µs per value of each stage; works on older trees too (falls back to the per-item path)."""
+    import statistics
+    import tempfile
+    from types import SimpleNamespace
+
+    from asyncua import ua
+    from asyncua.common.subscription import Subscription
+    from asyncua.common.utils import Buffer
+    from asyncua.ua.ua_binary import struct_from_binary
+
+    from connectors.opcua import adapter as opcua_adapter
+    from connectors.outbox import Outbox
+    from connectors.spec import ConnectorSpec, TagSpec
+
+    n = args.tags
+    data = _publish_response(n)
+    tags = tuple(TagSpec(source_ref=f"ns=2;s=Bench/Tag{i:04d}", characteristic=f"C{i}") for i in range(n))
+    spec = ConnectorSpec(id=1, site="B1", name="bench", kind="opcua", config={"endpoint": "opc.tcp://x"}, tags=tags)
+
+    def timed(fn) -> float:
+        samples = []
+        for _ in range(args.rounds):
+            began = time.process_time()
+            fn()
+            samples.append((time.process_time() - began) * 1e6 / n)
+        return round(statistics.median(samples), 2)
+
+    result = {}
+    speedups = getattr(opcua_adapter, "speedups", None)
+    if speedups is not None:
+        ua.datatype_to_varianttype = speedups._ORIGINAL
+        result["decode_asyncua_us"] = timed(lambda: struct_from_binary(ua.PublishResponse, Buffer(data)))
+        speedups.install()
+    result["decode_us"] = timed(lambda: struct_from_binary(ua.PublishResponse, Buffer(data)))
+    notification = struct_from_binary(ua.PublishResponse, Buffer(data)).Parameters.NotificationMessage \
+        .NotificationData[0]
+
+    adapter = opcua_adapter.OpcUaAdapter(spec, sink=None)
+    items = {i + 1: SimpleNamespace(node=SimpleNamespace(nodeid=ua.NodeId.from_string(t.source_ref)))
+             for i, t in enumerate(tags)}
+    fake = SimpleNamespace(_monitored_items=items, _replaying=False, logger=None)
+
+    def per_item_events():
+        for event in Subscription._explode_datachange(fake, notification):
+            adapter._deliver_inline(event)
+        adapter.buffer.clear()
+
+    result["envelopes_per_item_events_us"] = timed(per_item_events)
+    if hasattr(adapter, "_take_datachange"):
+        adapter.subscription = fake
+
+        def whole_notification():
+            adapter._take_datachange(notification)
+            adapter.buffer.clear()
+
+        result["envelopes_whole_notification_us"] = timed(whole_notification)
+    per_item_events()
+    adapter._take_datachange(notification) if hasattr(adapter, "_take_datachange") else per_item_events()
+    envelopes = list(adapter.buffer) or [adapter.envelope(t, 1.0, quality="good") for t in tags]
+    envelopes = [e if e.connector == spec.key else e for e in envelopes]
+    with tempfile.TemporaryDirectory() as workdir:
+        outbox = Outbox(Path(workdir) / "o.sqlite3")
+        try:
+            outbox.append(envelopes[:1], numbered=False)
+            append = lambda: outbox.append(envelopes, numbered=False)  # noqa: E731
+        except TypeError:
+            append = lambda: outbox.append(envelopes)  # noqa: E731
+        result["outbox_append_us"] = timed(append)
+
+        def cut_and_confirm():
+            append()
+            batch = outbox.next_batch(spec.key, 10 * n)
+            outbox.confirm(batch.batch_id)
+
+        result["outbox_append_cut_confirm_us"] = timed(cut_and_confirm)
+    result["sum_new_path_us"] = round(result["decode_us"] + result.get(
+        "envelopes_whole_notification_us", result["envelopes_per_item_events_us"])
+        + result["outbox_append_cut_confirm_us"], 2)
+    return result
+
+
+async def run_server_capacity(args, port: int) -> dict:
+    """A null client: asyncua decodes every PublishResponse; the notifications are only counted."""
+    from asyncua import Client, ua
+
+    counted = {"n": 0}
+
+    class Counter:
+        def datachange_notification(self, node, value, data):
+            counted["n"] += 1
+
+    client = Client(f"opc.tcp://127.0.0.1:{port}/qualitypulse/", timeout=10)
+    await client.connect()
+    params = ua.CreateSubscriptionParameters(RequestedPublishingInterval=100, RequestedLifetimeCount=10000,
+                                             RequestedMaxKeepAliveCount=100, MaxNotificationsPerPublish=0,
+                                             PublishingEnabled=True, Priority=0)
+    subscription = await client.create_subscription(params, Counter())
+    subscription._deliver = lambda event: counted.__setitem__("n", counted["n"] + 1)   # no task per value
+    nodes = [client.get_node(f"ns=2;s=Bench/Tag{i:04d}") for i in range(args.tags)]
+    await subscription.subscribe_data_change(nodes, queuesize=20, sampling_interval=0)
+    await asyncio.sleep(args.warmup)
+    before, began = counted["n"], time.monotonic()
+    await asyncio.sleep(args.seconds)
+    elapsed = time.monotonic() - began
+    received = counted["n"] - before
+    with contextlib.suppress(Exception):
+        await client.disconnect()
+    return {"server_delivered_per_s": round(received / elapsed), "delivered": received}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["opcua"])
+    parser.add_argument("what", choices=["opcua", "stages", "server"])
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="qp_bench_connectors")
     parser.add_argument("--tags", type=int, default=1000)
@@ -179,6 +321,15 @@ def main() -> None:
     parser.add_argument("--celery", metavar="REDIS_URL", default=None,
                         help="ingest in a Celery worker (queue ingest) on this Redis instead of in-process")
     args = parser.parse_args()
+    if args.what == "stages":
+        load = os.getloadavg()[0]
+        for key, value in run_stages(args).items():
+            print(f"  {key:34s} {value}")
+        print(f"  load average (1 min) {load:.1f} → {os.getloadavg()[0]:.1f}")
+        return
+    if args.what == "server":
+        run_server_only(args)
+        return
     Path(args.var_dir).mkdir(parents=True, exist_ok=True)
     for old in Path(args.var_dir).glob("bench-outbox.sqlite3*"):
         old.unlink()
@@ -226,6 +377,45 @@ def main() -> None:
     for key, value in result.items():
         print(f"  {key:18s} {value}")
     print(f"  load average      {os.getloadavg()}")
+
+
+def run_server_only(args) -> None:
+    import socket
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "qms.settings", "DJANGO_DEBUG": "1"}
+    env.pop("REDIS_URL", None)
+    simulator = subprocess.Popen(
+        [sys.executable, "manage.py", "simulate_mes", "--opcua-port", str(args.port), "--rate", str(args.hz),
+         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 60)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", args.port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(1.0)
+        load = os.getloadavg()[0]
+        cpu_sim, cpu_self, began = process_cpu_s(simulator.pid), time.process_time(), time.monotonic()
+        result = asyncio.run(run_server_capacity(args, args.port))
+        elapsed = time.monotonic() - began
+        simulator_cpu = process_cpu_s(simulator.pid) - cpu_sim
+        result["cpu_simulator_pct"] = round(100 * simulator_cpu / elapsed)
+        result["simulator_cpu_us_per_value"] = round(1e6 * simulator_cpu / max(1, result["delivered"]))
+        result["simulator_ceiling_per_core"] = round(result["delivered"] / max(simulator_cpu, 1e-9))
+        result["cpu_null_client_pct"] = round(100 * (time.process_time() - cpu_self) / elapsed)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=30)
+    offered = args.tags * args.hz
+    print(f"simulator alone → null client: {args.tags} tags × {args.hz:g} Hz = {offered:,.0f} values/s offered")
+    for key, value in result.items():
+        if value is not None:
+            print(f"  {key:24s} {value}")
+    print(f"  delivered / offered      {result['server_delivered_per_s'] / offered:.2f}")
+    print(f"  load average (1 min)     {load:.1f} → {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ Guarantees:
   confirmed; `next_batch(connector, after_seq=n)` returns the open batch after sequence n, or cuts the next one —
   so a runner may keep several batches of one connector in flight, each with a fixed id, and confirms them in
   order. A resend after a crash carries the same idempotent batch id, so the ingest stores it once.
+- A batch is a range of sequence numbers (the `batches` table): cutting one writes one row, not one per reading;
+  the readings after the last open batch's range are the unbatched ones. Confirming deletes the range.
 - Batch ids are `<outbox epoch>:<connector>:<first seq>-<last seq>`; the epoch is a random id made when the file is
   created, so a deleted/recreated outbox can never reuse an id for different readings.
 
@@ -36,10 +38,10 @@ CREATE TABLE IF NOT EXISTS readings (
     connector TEXT NOT NULL,
     seq INTEGER NOT NULL,
     payload TEXT NOT NULL,
-    batch_id TEXT,
+    batch_id TEXT,          -- unused since batches are sequence ranges (kept: files written before still open)
     PRIMARY KEY (connector, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_batch ON readings (batch_id);
+DROP INDEX IF EXISTS readings_batch;
 CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT PRIMARY KEY,
     connector TEXT NOT NULL,
@@ -106,9 +108,7 @@ class Outbox:
                         next_seq[connector] = (found[0] if found else 0) + 1
                     seq = next_seq[connector]
                     next_seq[connector] = seq + 1
-                    payload = envelope.to_json()
-                    payload["seq"] = seq
-                    rows.append((connector, seq, _dumps(payload)))
+                    rows.append((connector, seq, _payload(envelope, seq)))
                     if numbered:
                         out.append(replace(envelope, seq=seq))
                 self._db.executemany("INSERT INTO readings (connector, seq, payload) VALUES (?, ?, ?)", rows)
@@ -149,14 +149,18 @@ class Outbox:
             return None
         batch_id, first_seq, last_seq, attempts = row
         payloads = self._db.execute(
-            "SELECT payload FROM readings WHERE connector=? AND batch_id=? ORDER BY seq", (connector, batch_id)
+            "SELECT payload FROM readings WHERE connector=? AND seq BETWEEN ? AND ? ORDER BY seq",
+            (connector, first_seq, last_seq),
         ).fetchall()
         return Batch(batch_id, connector, first_seq, last_seq, [orjson.loads(p) for (p,) in payloads], attempts)
 
     def _cut_batch(self, connector: str, max_items: int) -> Batch | None:
+        batched_up_to = self._db.execute(
+            "SELECT coalesce(max(last_seq), 0) FROM batches WHERE connector=?", (connector,)
+        ).fetchone()[0]
         rows = self._db.execute(
-            "SELECT seq, payload FROM readings WHERE connector=? AND batch_id IS NULL ORDER BY seq LIMIT ?",
-            (connector, max_items),
+            "SELECT seq, payload FROM readings WHERE connector=? AND seq > ? ORDER BY seq LIMIT ?",
+            (connector, batched_up_to, max_items),
         ).fetchall()
         if not rows:
             return None
@@ -166,10 +170,6 @@ class Outbox:
             "INSERT INTO batches (batch_id, connector, first_seq, last_seq, created_at) VALUES (?, ?, ?, ?, ?)",
             (batch_id, connector, first_seq, last_seq, datetime.now(UTC).isoformat()),
         )
-        self._db.execute(
-            "UPDATE readings SET batch_id=? WHERE connector=? AND seq BETWEEN ? AND ?",
-            (batch_id, connector, first_seq, last_seq),
-        )
         return Batch(batch_id, connector, first_seq, last_seq, [orjson.loads(p) for _seq, p in rows], 0)
 
     def confirm(self, batch_id: str) -> int:
@@ -177,8 +177,15 @@ class Outbox:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                removed = self._db.execute("DELETE FROM readings WHERE batch_id=?", (batch_id,)).rowcount
-                self._db.execute("DELETE FROM batches WHERE batch_id=?", (batch_id,))
+                found = self._db.execute(
+                    "SELECT connector, first_seq, last_seq FROM batches WHERE batch_id=?", (batch_id,)
+                ).fetchone()
+                removed = 0
+                if found is not None:
+                    removed = self._db.execute(
+                        "DELETE FROM readings WHERE connector=? AND seq BETWEEN ? AND ?", found
+                    ).rowcount
+                    self._db.execute("DELETE FROM batches WHERE batch_id=?", (batch_id,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -215,12 +222,15 @@ class Outbox:
             return row[0] if row else 0
 
 
-def _dumps(payload: dict) -> str:
-    """orjson (~10x json's speed on the hot path); json for what orjson refuses (integers beyond 64 bits)."""
+def _payload(envelope: Envelope, seq: int) -> str:
+    """The stored JSON: `Envelope.to_json()` with the sequence number, written by orjson (~10x json's speed);
+    json for what orjson refuses (e.g. integers beyond 64 bits)."""
+    payload = envelope.to_payload()
+    payload["seq"] = seq
     try:
         return orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(payload, default=str)
+        return json.dumps({**envelope.to_json(), "seq": seq}, default=str)
 
 
 class AsyncOutbox:
