@@ -23,4 +23,6 @@ class QmsConfig(AppConfig):
         nc_receivers.connect()
         alarm_tiles.connect()
         register(NavItem(_("Reaction rules"), "rule-list", "qms.view_reactionrule", 45))
+        register(NavItem(_("8D CAPA"), "capa-list", "qms.view_capa", 55))
+        register(NavItem(_("My tasks"), "task-list", "qms.view_action", 56))
         register(NavItem(_("Reports"), "report-pareto", "qms.view_nonconformance", 75))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from qms.web.capa_urls import task_patterns
 from qms.web.story_urls import capa_report_patterns, story_patterns
 
 urlpatterns = [
@@ -22,6 +23,8 @@ urlpatterns = [
     path("reports/", include("qms.web.reports_urls")),
     path("story/", include(story_patterns)),
     path("capas/", include(capa_report_patterns)),  # the 8D report beside the CAPA pages (qms.web.story_urls)
+    path("capas/", include("qms.web.capa_urls")),
+    path("tasks/", include(task_patterns)),
     path("", include("qms.web.urls")),
 ]
 # MEDIA_ROOT holds NC/CAPA attachments: never served as static, only through permission-checked views
