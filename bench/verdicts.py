@@ -7,11 +7,14 @@ Django view reading one Redis key (the ceiling); prints the ratio verdict/ceilin
 
 On a scratch database (qp_bench_verdicts, recreated; schema built from the models) it seeds a site with --lots lots
 (every 10th held), a machine token with verdicts:read, rebuilds the verdict cache, then starts the production
-server (uvicorn, ASGI, DEBUG off, --workers) with bench/verdicts_settings.py (real URLs + the bare view) and drives
-it, as the TLS proxy would (X-Forwarded-Proto: https), with --clients concurrent keep-alive HTTP/1.1 connections
-(asyncio + uvloop, raw sockets: the client costs as little CPU as Python allows). A DRF rendition of the single-lot
-view runs alongside for comparison (why the real one is a plain Django view). Scenarios alternate round by round;
-figures are medians over the rounds.
+server — gunicorn WSGI with gthread workers and docker/gunicorn.conf.py (the docker `web` role), or uvicorn ASGI,
+or both one after the other in the same run (--server both); DEBUG off, --workers — with bench/verdicts_settings.py
+(real URLs + the bare view) and drives it, as the TLS proxy would (X-Forwarded-Proto: https), with --clients
+concurrent keep-alive HTTP/1.1 connections (asyncio + uvloop, raw sockets: the client costs as little CPU as Python
+allows). A DRF rendition of the single-lot view runs alongside for comparison (why the real one is a plain Django
+view). Scenarios alternate round by round; figures are medians over the rounds. It also counts the PostgreSQL
+sessions each server opened (pg_stat_database): persistent connections mean a handful; one per request means the
+server does not keep them.
 """
 from __future__ import annotations
 
@@ -85,13 +88,12 @@ def seed(lots: int) -> str:
 
 
 def start_server(env: dict, port: int, workers: int, kind: str) -> subprocess.Popen:
-    if kind == "uvicorn":  # what docker/entrypoint.sh runs
+    if kind == "uvicorn":  # ASGI: what docker/entrypoint.sh runs for websockets (the `ws` role)
         command = [str(ROOT / ".venv/bin/uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port",
                    str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    else:  # WSGI alternative: gunicorn threads keep connections alive
-        command = [str(ROOT / ".venv/bin/gunicorn"), "qms.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                   "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-                   "--keep-alive", "30", "--log-level", "warning"]
+    else:  # WSGI: the docker `web` role's gunicorn with its own config (gthread, persistent connections)
+        command = [str(ROOT / ".venv/bin/gunicorn"), "qms.wsgi:application", "-c", str(ROOT / "docker/gunicorn.conf.py"),
+                   "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -161,10 +163,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (2 cores here)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (2 cores here)")
     parser.add_argument("--port", type=int, default=8779)
-    parser.add_argument("--server", choices=("uvicorn", "gunicorn"), default="uvicorn",
-                        help="uvicorn ASGI (the docker web role, default) or gunicorn WSGI with gthread workers")
+    parser.add_argument("--server", choices=("gunicorn", "uvicorn", "both"), default="gunicorn",
+                        help="gunicorn WSGI with gthread workers (the docker web role, default), uvicorn ASGI (the ws "
+                             "role), or both one after the other")
     args = parser.parse_args()
 
     recreate(args.database_url)
@@ -188,8 +191,41 @@ def main() -> None:
         "verdict, batch of 50": [post("/api/v1/verdicts/query/", token,
                                       orjson.dumps({"lots": random.sample(codes, 50)})) for _ in range(200)],
     }
+    servers = ("gunicorn", "uvicorn") if args.server == "both" else (args.server,)
     load_start = os.getloadavg()
-    server = start_server(env, args.port, args.workers, args.server)
+    medians_by_server = {}
+    for kind in servers:
+        sessions_before = pg_sessions(args.database_url)
+        results = measure(env, args, kind, scenarios)
+        sessions = pg_sessions(args.database_url) - sessions_before
+        requests = sum(run["n"] for runs in results.values() for run in runs)
+        medians_by_server[kind] = report(kind, args, results, sessions, requests)
+    if len(servers) == 2:
+        print("\nratio gunicorn / uvicorn (req/s):")
+        for name in scenarios:
+            ratio = medians_by_server["gunicorn"][name]["rps"] / medians_by_server["uvicorn"][name]["rps"]
+            print(f"  {name:28} {ratio:5.2f}x")
+    load = os.getloadavg()
+    print(f"load average (1/5/15 min): start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
+          f"end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores)")
+
+
+def pg_sessions(admin_url: str) -> int:
+    """Sessions ever opened on the scratch database (PostgreSQL >= 14 counts them; flushed when a backend exits)."""
+    time.sleep(1.0)
+    connection = psycopg2.connect(admin_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT coalesce(sessions, 0) FROM pg_stat_database WHERE datname = %s", [NAME])
+            row = cursor.fetchone()
+    finally:
+        connection.close()
+    return int(row[0]) if row else 0
+
+
+def measure(env: dict, args, kind: str, scenarios: dict) -> dict:
+    server = start_server(env, args.port, args.workers, kind)
     try:
         for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker
             run_scenario(args.port, requests, args.clients, 1.0)
@@ -197,14 +233,16 @@ def main() -> None:
         for _round in range(args.rounds):
             for name, requests in scenarios.items():
                 results[name].append(run_scenario(args.port, requests, args.clients, args.seconds))
-        load = os.getloadavg()
     finally:
         server.terminate()
         server.wait(timeout=20)
-    print(f"\nverdict API, {args.clients} keep-alive clients, {args.server} --workers {args.workers}, DEBUG off, "
+    return results
+
+
+def report(kind: str, args, results: dict, sessions: int, requests: int) -> dict:
+    print(f"\nverdict API, {args.clients} keep-alive clients, {kind} --workers {args.workers}, DEBUG off, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
-          f"x {args.seconds:g} s")
-    print(f"load average (1/5/15 min) at the start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
+          f"x {args.seconds:g} s; load average now {os.getloadavg()[0]:.2f}")
     print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     medians = {}
     for name, runs in results.items():
@@ -216,8 +254,8 @@ def main() -> None:
     print(f"ratio single verdict / bare ceiling: {single / ceiling:.0%}  (target >= 60 %; p99 target <= 10 ms)")
     print(f"ratio DRF / lean single verdict: {medians['same through DRF']['rps'] / single:.0%}")
     print(f"batch of 50: {medians['verdict, batch of 50']['rps'] * 50:.0f} lot verdicts/s")
-    print(f"load average (1/5/15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-
+    print(f"PostgreSQL sessions opened by the server: {sessions} for {requests} measured requests (+ warm-up)")
+    return medians
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,5 @@
 #!/bin/sh
-# One image, one role per container: web | worker | beat | connectors | migrate | <any manage.py command>.
+# One image, one role per container: web | ws | worker | beat | connectors | migrate | <any manage.py command>.
 set -e
 role="${1:-web}"
 shift || true
@@ -7,10 +7,15 @@ case "$role" in
   migrate)
     exec python manage.py migrate --noinput ;;
   web)
+    # HTTP (UI, REST API, MES verdicts): gunicorn WSGI, threaded workers, persistent database connections.
     python manage.py migrate --noinput
-    exec uvicorn qms.asgi:application --host 0.0.0.0 --port "${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-4}" --proxy-headers --forwarded-allow-ips="${FORWARDED_ALLOW_IPS:-*}" \
-      --no-access-log ;;
+    exec gunicorn qms.wsgi:application -c /app/docker/gunicorn.conf.py "$@" ;;
+  ws)
+    # Websockets (/ws/: live alarms, live charts): the ASGI server. The proxy routes /ws/ here, the rest to `web`.
+    # Persistent connections do not outlive an ASGI request, so they are off here (DB_CONN_MAX_AGE=0 in compose).
+    exec uvicorn qms.asgi:application --host 0.0.0.0 --port "${PORT:-8001}" \
+      --workers "${WS_WORKERS:-1}" --proxy-headers --forwarded-allow-ips="${FORWARDED_ALLOW_IPS:-*}" \
+      --no-access-log "$@" ;;
   worker)
     exec celery -A qms worker --loglevel=INFO -Q "${CELERY_QUEUES:-default,ingest,evaluate,writeback,periodic}" \
       --concurrency "${CELERY_CONCURRENCY:-4}" ;;
