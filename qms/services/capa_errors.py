@@ -12,7 +12,7 @@ CONFLICT_CODES = frozenset({
     "stale", "step_not_open", "step_not_submitted", "step_already_open", "previous_steps_not_approved",
     "capa_not_open", "steps_not_approved", "not_effective", "action_not_open", "step_incomplete",
 })
-STATUS_BY_CODE = {"not_found": 404, "not_permitted": 403, "self_approval": 403}
+STATUS_BY_CODE = {"not_found": 404, "not_permitted": 403, "self_approval": 403, "attachment_too_large": 413}
 
 
 class CapaError(Exception):
@@ -95,3 +95,28 @@ def refused(exc: TransitionRefused) -> CapaError:
     field = "reason" if exc.code == "reason_required" else None
     return CapaError(exc.code, _format(TRANSITION_MESSAGES.get(exc.code, exc.code), exc.params), field=field,
                      details=exc.params)
+
+
+EFFECTIVENESS_REASONS = {
+    "too_few_points": gettext_lazy("%(characteristic)s: only %(n)s values since the fix took effect; at least %(min)s "
+                                   "are needed to judge it."),
+    "cpk_too_low": gettext_lazy("%(characteristic)s: Cpk after the fix is %(cpk_after)s; it must reach at least "
+                                "%(required)s (the target, or the Cpk before if that was higher)."),
+    "defect_rate_rose": gettext_lazy("The defect rate rose from %(before)s to %(after)s."),
+    "nothing_to_judge": gettext_lazy("Nothing to judge yet: name the characteristics the fix should improve, or "
+                                     "link an NC with a product that is being produced."),
+}
+
+
+def effectiveness_reason_message(reason: dict) -> str:
+    """One reason of a "not yet" verdict (`qms.capa_rules.judge_effectiveness`) as a sentence."""
+    params = dict(reason)
+    for name in ("cpk_after", "required"):
+        if params.get(name, 0) is None:
+            params[name] = "—"
+        elif isinstance(params.get(name), int | float):
+            params[name] = f"{params[name]:.2f}"
+    for name in ("before", "after"):
+        if isinstance(params.get(name), int | float):
+            params[name] = f"{params[name] * 100:.2f} %"
+    return _format(EFFECTIVENESS_REASONS.get(reason.get("code"), reason.get("code", "")), params)

@@ -18,8 +18,10 @@ from django.views.generic import ListView
 from qms.capa_rules import FIVE_W_TWO_H, PREVENTION_KINDS
 from qms.models import Action, Capa, CapaStep, Characteristic, RootCause
 from qms.services import capa as capa_service
+from qms.services.attachments import add_attachment, attachments_of, is_image
 from qms.services.capa import CapaError
-from qms.services.capa_errors import problem_message
+from qms.services.capa_errors import effectiveness_reason_message, problem_message
+from qms.services.nc_errors import NcError
 from qms.web.access import SitePageMixin
 from qms.web.history import version_history
 
@@ -29,6 +31,10 @@ FIVE_W_TWO_H_LABELS = {
     "why": gettext_lazy("Why is it a problem?"), "how": gettext_lazy("How was it found?"),
     "how_many": gettext_lazy("How many / how much?"),
 }
+
+
+# Where the page scrolls back to after an operation without a step (the section's id).
+SECTION_OF_OPERATION = {"plan": "effectiveness", "attach": "attachments", "cancel": "close"}
 
 
 class CapaListView(SitePageMixin, ListView):
@@ -88,8 +94,9 @@ class CapaDetailView(SitePageMixin, View):
         return self.page(request, pk)
 
     def page(self, request, pk, error: CapaError | None = None, section: str = "", posted=None, status=200):
-        capa = self.get_object_in_sites(Capa.objects.select_related("site", "champion", "product", "line"), pk=pk)
-        steps = list(capa.steps.select_related("submitted_by", "approved_signature").order_by("step"))
+        capa = self.get_object_in_sites(Capa.objects.select_related("site", "champion", "product", "line",
+                                                                    "closed_signature__user"), pk=pk)
+        steps = list(capa.steps.select_related("submitted_by", "approved_signature__user").order_by("step"))
         causes = list(capa.root_causes.order_by("category", "pk"))
         actions = list(capa.actions.select_related("owner", "root_cause", "equipment").order_by("due_date", "pk"))
         for row in steps:
@@ -104,8 +111,14 @@ class CapaDetailView(SitePageMixin, View):
         field_error = {"section": section, "field": getattr(error, "field", None),
                        "message": getattr(error, "message", ""),
                        "problems": (error.details or {}).get("problems", []) if error else []}
+        user = request.user
         return render(request, "qms/capa/detail.html", {
-            "site": self.site, "capa": capa, "steps": steps, "causes": causes, "actions": actions,
+            "site": self.site, "capa": capa, "steps": steps, "signatures": _signatures(capa, steps),
+            "effectiveness_reasons": [effectiveness_reason_message(r)
+                                      for r in (capa.effectiveness_data or {}).get("reasons", [])],
+            "attachments": [(a, is_image(a)) for a in attachments_of(capa)],
+            "may_attach": capa.state == Capa.State.OPEN and user.has_perm("qms.add_attachment"),
+            "causes": causes, "actions": actions,
             "fishbone": fishbone, "categories": RootCause.Category.choices, "error": field_error if error else None,
             "posted": posted or {}, "people": _people(capa.site), "five_w_two_h": FIVE_W_TWO_H_LABELS.items(),
             "prevention_kinds": _prevention_kinds(), "action_kinds": Action.Kind.choices,
@@ -125,7 +138,7 @@ class CapaDetailView(SitePageMixin, View):
         except CapaError as error:
             return self.page(request, pk, error, section=step.upper() or operation, posted=request.POST,
                              status=error.http_status)
-        anchor = f"#step-{step.upper()}" if step else f"#{operation}"
+        anchor = f"#step-{step.upper()}" if step else f"#{SECTION_OF_OPERATION.get(operation, operation)}"
         return HttpResponseRedirect(reverse("capa-detail", args=[pk]) + anchor)
 
     # --- operations (one service call each) ---
@@ -135,6 +148,14 @@ class CapaDetailView(SitePageMixin, View):
                                expected_version=request.POST.get("version"))
 
     def do_submit(self, request, capa, step):
+        """"Save and submit": the button belongs to the step's content form, so what was typed is saved first (only
+        when it differs from what is stored) — nobody loses a filled form by submitting without saving."""
+        if "version" in request.POST:
+            row = capa.steps.filter(step=step).first()
+            content = step_content(step, request.POST)
+            if row is not None and not _same_content(row.content, content):
+                capa_service.save_step(capa.pk, step, user=request.user, content=content,
+                                       expected_version=request.POST.get("version"))
         capa_service.submit_step(capa.pk, step, user=request.user)
 
     def do_approve(self, request, capa, step):
@@ -189,6 +210,45 @@ class CapaDetailView(SitePageMixin, View):
     def do_cancel(self, request, capa, step):
         capa_service.cancel_capa(capa.pk, user=request.user, reason=request.POST.get("reason", ""))
 
+    def do_attach(self, request, capa, step):
+        """A photo or file for the CAPA: the NC attachments' checks (type from the bytes, size limit, SHA-256)."""
+        if not request.user.has_perm("qms.add_attachment"):
+            raise CapaError("not_permitted", _("Your role may not attach files."))
+        if capa.state != Capa.State.OPEN:
+            raise CapaError("capa_not_open", _("%(number)s is %(state)s; nothing can be attached any more.")
+                            % {"number": capa.number, "state": capa.get_state_display()})
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            raise CapaError("required", _("Choose a file to attach."), field="file")
+        try:
+            add_attachment(capa, user=request.user, uploaded_file=uploaded)
+        except NcError as error:
+            raise CapaError(error.code, error.message, field=error.field or "file", details=error.details) from None
+
+
+def _same_content(stored: dict, posted: dict) -> bool:
+    """Whether a posted step form says what is stored (blank rows and surrounding spaces do not count)."""
+    def meaningful(value):
+        if isinstance(value, str):
+            return value.strip()
+        if isinstance(value, list):
+            rows = [meaningful(row) for row in value]
+            return [row for row in rows if row not in ("", {}, [], None)]
+        if isinstance(value, dict):
+            return {k: v for k, v in ((k, meaningful(v)) for k, v in value.items()) if v not in ("", {}, [], None)}
+        return value
+    return meaningful(stored or {}) == meaningful(posted)
+
+
+def _signatures(capa, steps) -> list[dict]:
+    """The signatures that stand: each approved step's and the closing one (earlier ones of reopened steps stay in
+    the audit trail and on the 8D report)."""
+    rows = [{"key": row.step, "label": row.get_step_display(), "signature": row.approved_signature}
+            for row in steps if row.approved_signature is not None]
+    if capa.closed_signature is not None:
+        rows.append({"key": "close", "label": _("Closure of the 8D"), "signature": capa.closed_signature})
+    return rows
+
 
 def _prevention_kinds():
     labels = {"dictionary_limits": _("changed limits in the data dictionary"), "control_plan": _("control plan"),
@@ -198,14 +258,16 @@ def _prevention_kinds():
 
 def step_content(step: str, posted) -> dict:
     """The step form's fields as the service's content (repeatable rows come as parallel lists)."""
+    # The form always offers one empty row to fill; an untouched row (a select keeps its first choice) is no row.
     if step == "D1":
         members = [{"user": u, "role": r} for u, r in zip(posted.getlist("member_user"),
-                                                          posted.getlist("member_role"), strict=False)]
+                                                          posted.getlist("member_role"), strict=False)
+                   if u.strip() or r.strip()]
         return {"champion": posted.get("champion", ""), "members": members, "notes": posted.get("notes", "")}
     if step == "D7":
         items = [{"kind": k, "reference": r, "description": d} for k, r, d in zip(
             posted.getlist("item_kind"), posted.getlist("item_reference"), posted.getlist("item_description"),
-            strict=False)]
+            strict=False) if r.strip() or d.strip()]
         return {"items": items, "notes": posted.get("notes", "")}
     names = {"D0": ("symptom", "emergency_response"), "D2": FIVE_W_TWO_H, "D8": ("recognition", "notes")}.get(
         step, ("notes",))
