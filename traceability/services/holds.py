@@ -30,7 +30,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from qms.audit.chain import record_audit
+from qms.audit.chain import audit_batch, record_audit
 from qms.audit.context import current_actor
 from qms.auth.scoping import allowed_site_ids
 from qms.models import Equipment, Site
@@ -95,20 +95,24 @@ def place_hold(site: Site, *, reason: str, lots: Iterable[str | Lot] = (), equip
     with transaction.atomic():
         if equipment is not None:
             _lock_equipment(equipment.pk)  # a run starting now either is seen here or sees this hold
-        direct = _resolve_lots(site, codes)
-        hold = _create_numbered(
-            site, reason=reason, source=source, alarm=alarm, equipment=equipment, window_start=window_start,
-            window_end=window_end, propagate_forward=propagate_forward, placed_at=now,
-            placed_by=current_actor().label,
-        )
-        direct_ids = {lot.pk for lot in direct.values()}
-        seeds = Q(pk__in=direct_ids)
-        if equipment is not None:
-            seeds |= Q(pk__in=lots_on_equipment_between(equipment, window_start, window_end, now=now).values("pk"))
-        added = _materialise(hold, Lot.objects.filter(seeds), direct_ids=direct_ids, via=HoldLot.Via.WINDOW)
-        record_audit(action="place_hold", model=Hold._meta.label, object_pk=hold.pk, object_repr=hold.number,
-                     site_id=site.pk, reason=reason,
-                     changes={"lots": [None, len(added)], "scope": [None, describe_scope(hold)]})
+        # The audit entries (the hold's history and "place_hold") join the chain when this block ends, so the chain
+        # head — which every audited write in the system waits for — is locked after the trace and the insert, not
+        # during them. Still before the verdict hook's LotVerdict row locks: head → LotVerdict, as every hold writer.
+        with audit_batch():
+            direct = _resolve_lots(site, codes)
+            hold = _create_numbered(
+                site, reason=reason, source=source, alarm=alarm, equipment=equipment, window_start=window_start,
+                window_end=window_end, propagate_forward=propagate_forward, placed_at=now,
+                placed_by=current_actor().label,
+            )
+            direct_ids = {lot.pk for lot in direct.values()}
+            seeds = Q(pk__in=direct_ids)
+            if equipment is not None:
+                seeds |= Q(pk__in=lots_on_equipment_between(equipment, window_start, window_end, now=now).values("pk"))
+            added = _materialise(hold, Lot.objects.filter(seeds), direct_ids=direct_ids, via=HoldLot.Via.WINDOW)
+            record_audit(action="place_hold", model=Hold._meta.label, object_pk=hold.pk, object_repr=hold.number,
+                         site_id=site.pk, reason=reason,
+                         changes={"lots": [None, len(added)], "scope": [None, describe_scope(hold)]})
         _lots_changed(hold, added, "placed")
     return hold
 
