@@ -105,7 +105,14 @@ def envelope_item(envelope: dict) -> dict:
 
 def store_readings(batch_id: str, envelopes: list[dict], *, connector_id: int | None = None) -> ReadingsOutcome:
     """Store one outbox batch through the foundation's ingestion service (idempotent on `batch_id`), then update
-    tag freshness and the connector's counters. Safe to call again with the same batch: stored once."""
+    tag freshness and the connector's counters. Safe to call again with the same batch: stored once.
+    One transaction: if the database goes away between the ingest and the counters, a retry is a replay and would
+    never count the batch (found by tests/connectors/test_opcua_outage.py)."""
+    with transaction.atomic():
+        return _store_readings(batch_id, envelopes, connector_id)
+
+
+def _store_readings(batch_id: str, envelopes: list[dict], connector_id: int | None) -> ReadingsOutcome:
     connector = (
         Connector.objects.select_related("site").get(pk=connector_id)
         if connector_id is not None else connector_by_key(envelopes[0]["connector"])

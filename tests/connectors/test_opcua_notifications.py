@@ -57,10 +57,11 @@ def test_unknown_handles_and_unmapped_nodes_are_skipped():
 
 def test_republished_and_old_values_are_backfill():
     adapter = adapter_with({1: "ns=2;s=A"}, replaying=True)
-    adapter._take_datachange(ua.DataChangeNotification(MonitoredItems=[change(1, 1.0)]))
+    now = datetime.now(UTC)
+    adapter._take_datachange(ua.DataChangeNotification(MonitoredItems=[change(1, 1.0, source_ts=now)]))
     adapter.subscription._replaying = False
     adapter._take_datachange(ua.DataChangeNotification(MonitoredItems=[
-        change(1, 2.0, source_ts=NOW - timedelta(minutes=5)), change(1, 3.0)]))
+        change(1, 2.0, source_ts=now - timedelta(minutes=5)), change(1, 3.0, source_ts=now)]))
     assert [e.backfill for e in adapter.buffer] == [True, True, False]
 
 
