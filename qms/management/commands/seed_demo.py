@@ -10,6 +10,7 @@ from qms.auth.tokens import issue_token
 from qms.demo import plant as demo
 from qms.demo.defect_codes import install_default_defect_codes
 from qms.demo.history import seed_history
+from qms.demo.improvement import seed_improvement_demo
 from qms.demo.rules import install_seed_rules
 from qms.models import ApiToken, Area, Characteristic, Equipment, Line, Operation, Product, Site, SiteMembership, WorkCenter
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
                 rules = install_seed_rules(site)
                 install_default_defect_codes()
             history = seed_history(site, hours=options["history_hours"]) if options["history_hours"] > 0 else None
+            seed_improvement_demo(site, hours=options["history_hours"], stdout=self.stdout)  # NC + CAPA in D2
         self._report(site, created_chars, users, raw_token)
         self.stdout.write(f"Reaction rules: {', '.join(rule.name for rule in rules)} (hold commands: connector "
                           f"mes-hold, shadow mode).")

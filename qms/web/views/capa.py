@@ -116,6 +116,7 @@ class CapaDetailView(SitePageMixin, View):
             "site": self.site, "capa": capa, "steps": steps, "signatures": _signatures(capa, steps),
             "effectiveness_reasons": [effectiveness_reason_message(r)
                                       for r in (capa.effectiveness_data or {}).get("reasons", [])],
+            "defect_rate": _defect_rate_text(capa.effectiveness_data or {}),
             "attachments": [(a, is_image(a)) for a in attachments_of(capa)],
             "may_attach": capa.state == Capa.State.OPEN and user.has_perm("qms.add_attachment"),
             "causes": causes, "actions": actions,
@@ -238,6 +239,20 @@ def _same_content(stored: dict, posted: dict) -> bool:
             return {k: v for k, v in ((k, meaningful(v)) for k, v in value.items()) if v not in ("", {}, [], None)}
         return value
     return meaningful(stored or {}) == meaningful(posted)
+
+
+def _defect_rate_text(data: dict) -> dict | None:
+    """The defect rates of the effectiveness figures as "0.40 % (2 of 500)", or why there is none."""
+    rates = data.get("defect_rate")
+    if not rates:
+        return None
+
+    def text(period):
+        if not period or period.get("rate") is None:
+            return _("no production in this period")
+        return _("%(rate).2f %% (%(bad)s of %(made)s)") % {
+            "rate": period["rate"] * 100, "bad": f"{period['nonconforming']:g}", "made": f"{period['produced']:g}"}
+    return {"before": text(rates.get("before")), "after": text(rates.get("after"))}
 
 
 def _signatures(capa, steps) -> list[dict]:
