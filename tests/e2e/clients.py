@@ -107,6 +107,7 @@ class AlarmFeed:
         self.received: list[dict] = []
         self.connected = threading.Event()
         self.error: BaseException | None = None
+        self.closed: str | None = None       # why the server ended the socket (code and reason), once it did
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="alarm-feed", daemon=True)
@@ -141,12 +142,17 @@ class AlarmFeed:
             self.connected.set()
 
     async def _read(self, socket) -> None:
-        async for raw in socket:
-            at = time.time()
-            message = json.loads(raw)
-            if message.get("type") == "alarm.events":
-                for event in message.get("events", []):
-                    self.events.put((at, event))
+        try:
+            async for raw in socket:
+                at = time.time()
+                message = json.loads(raw)
+                if message.get("type") == "alarm.events":
+                    for event in message.get("events", []):
+                        self.events.put((at, event))
+        except Exception as error:
+            self.error = error
+        finally:
+            self.closed = f"code {socket.close_code}, reason {socket.close_reason!r}"
 
     def wait_for(self, matches: Callable[[dict], bool], timeout_s: float, what: str, *,
                  include_seen: bool = True) -> tuple[float, dict]:
@@ -158,6 +164,9 @@ class AlarmFeed:
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()
+            if self.closed and self.events.empty():
+                raise AssertionError(f"no {what}: the server closed the alarm websocket ({self.closed})"
+                                     + (f"; socket error: {self.error!r}" if self.error else ""))
             if remaining <= 0:
                 seen = [(e.get("kind"), (e.get("snapshot") or {}).get("title")) for _at, e in self.received]
                 raise AssertionError(f"no {what} on the alarm websocket within {timeout_s:.0f} s; received: {seen}"
