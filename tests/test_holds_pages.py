@@ -57,6 +57,12 @@ def test_the_detail_shows_scope_alarm_link_and_lots(plant):
     assert 'name="password"' in page  # the engineer may decide
 
 
+def test_the_detail_links_the_whole_story(plant, hold):
+    page = signed_in(plant.operator).get(f"/holds/{hold.pk}/").content.decode()
+
+    assert f'href="/story/hold/{hold.pk}/" data-story-link>Whole story</a>' in page
+
+
 def test_an_operator_sees_the_lots_but_no_decision_forms(plant, hold):
     page = signed_in(plant.operator).get(f"/holds/{hold.pk}/").content.decode()
 

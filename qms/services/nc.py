@@ -8,8 +8,9 @@ only while no disposition has been approved: an approved one has acted on the lo
 Dispositions (state "disposition" only): proposed per NC lot and quantity; approved by
 `settings.NC_MRB_APPROVALS[severity]` e-signed votes (default critical/major 2, minor 1). Separation of duties: the
 proposer and the NC's creator never vote on it; a person votes once; one reject vote rejects it. When the approved
-quantities of an NC lot add up to its nonconforming quantity the lot's active holds are decided with the final
-approver's signature (see `hold_decision_for`); when every lot adds up the NC is dispositioned.
+quantities of an NC lot add up to its nonconforming quantity the lot's active holds are decided on the disposition's
+authority with the final approver's vote signature (see `hold_decision_for` and
+`traceability.services.holds.decide_lots_by_disposition`); when every lot adds up the NC is dispositioned.
 
 Locks, in this order: NC row → disposition row → hold rows (taken before the first audited change, so the audit head
 is always the last lock) → HoldLot rows (in the hold service).
@@ -355,7 +356,8 @@ def propose_disposition(nc_id: int, *, user, nc_lot_id: int, decision: str, quan
 def approve_disposition(disposition_id: int, *, user, password: str, meaning: str, vote: str,
                         comment: str = "") -> Disposition:
     """One MRB member's e-signed vote. Approve votes count until `approvals_required`; one reject rejects. The
-    approval that completes a lot decides its held lots with the same password (the final approver signs both)."""
+    approval that completes a lot decides its held lots on the disposition's authority, recorded with that vote's
+    signature (one password; any MRB member may give the final vote)."""
     _check_choice("vote", vote, DispositionApproval.Vote)
     comment = str(comment or "").strip()
     if len(comment) > COMMENT_MAX:
@@ -390,8 +392,7 @@ def approve_disposition(disposition_id: int, *, user, password: str, meaning: st
         elif final:
             _decide(disposition, Disposition.State.APPROVED, signature.signed_at, _("approved"))
             if hold_lots:
-                _dispose_held_lots(nc, disposition, hold_lots, user=user, password=password,
-                                   meaning=signature.meaning)
+                _dispose_held_lots(nc, disposition, hold_lots, signature)
             if not lots_not_adding_up(nc):
                 nc.state = State.DISPOSITIONED
         _save(nc, _("MRB vote %(vote)s by %(user)s on %(disposition)s")
@@ -742,26 +743,22 @@ def _lock_holds_to_decide(nc: Nonconformance, disposition: Disposition) -> list:
     return [pk for pk, _hold_id in entries]
 
 
-def _dispose_held_lots(nc, disposition, hold_lot_ids, *, user, password, meaning) -> None:
-    from traceability.models import HoldLot
-    from traceability.services.holds import HoldError, dispose_hold_lot
+def _dispose_held_lots(nc, disposition, hold_lot_ids, signature) -> None:
+    """Decide the lot's held entries on the authority of the approved disposition, with the final vote's
+    signature (the MRB decides the lot; the voter needs no hold permission of their own)."""
+    from traceability.services.holds import HoldError, decide_lots_by_disposition
 
     decision = hold_decision_for(disposition.nc_lot)
     if decision is None:
         return  # the lot does not add up yet: it stays held
-    for hold_lot_id in hold_lot_ids:
-        current = HoldLot.objects.filter(pk=hold_lot_id).values_list("disposition", flat=True).first()
-        if current == decision:
-            continue  # a lot already in rework and reworked again: nothing to change
-        try:
-            dispose_hold_lot(hold_lot_id, disposition=decision, user=user, password=password, meaning=meaning,
-                             comment=_("%(number)s disposition: %(decision)s") % {
-                                 "number": nc.number, "decision": disposition.get_decision_display()})
-        except HoldError as error:
-            raise NcError(f"hold_{error.code}" if not error.code.startswith("signature") else error.code,
-                          _("The held lot %(lot)s could not be decided: %(message)s") % {
-                              "lot": disposition.nc_lot.lot.code, "message": error.message},
-                          details={"hold_error": error.code}) from None
+    disposition.nc = nc
+    try:
+        decide_lots_by_disposition(disposition, hold_lot_ids, decision=decision, signature=signature)
+    except HoldError as error:
+        raise NcError(f"hold_{error.code}",
+                      _("The held lot %(lot)s could not be decided: %(message)s") % {
+                          "lot": disposition.nc_lot.lot.code, "message": error.message},
+                      details={"hold_error": error.code}) from None
 
 
 def _decide(disposition: Disposition, state: str, at, reason: str) -> None:

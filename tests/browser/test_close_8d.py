@@ -2,9 +2,9 @@
 
 1. alarm → NC draft → MRB disposition: a rule's alarm held a lot and asked for an NC draft (set up through the
    services); the quality engineer opens the draft, starts the disposition and proposes scrapping the lot; two
-   MRB members (a supervisor, then a second engineer; separation of duties: neither proposed nor created it; the NC
-   needs two) sign their votes with password and meaning; the lot's hold decision follows, and the whole-story page
-   shows alarm → hold → NC.
+   MRB members (a second engineer, then a supervisor; separation of duties: neither proposed nor created it; the NC
+   needs two) sign their votes with password and meaning; the supervisor's final vote decides the held lot (the
+   approved disposition is the authority), and the NC page's "Whole story" link shows alarm → hold → NC.
 """
 import pytest
 
@@ -80,15 +80,18 @@ def test_alarm_to_nc_draft_to_mrb_disposition(live_server, browser, drafted):
     assert "another MRB member must approve it" in engineer.content()
     assert engineer.locator("article .badge", has_text="proposed").count() == 1
 
-    vote(sign_in(browser, base, "supervisor"), base, nc.pk, "approved by the MRB")
-    # The last vote drives the hold decision, which (holds' rule) only quality engineers may take.
-    second = sign_in(browser, base, "engineer2")
-    vote(second, base, nc.pk, "approved by the MRB")
-    shoot(second, "nc-mrb-approved")
-    assert second.locator("article .badge", has_text="approved").count() == 1, second.locator("main").inner_text()
-    assert HoldLot.objects.get(hold=hold).disposition == "scrap"
+    vote(sign_in(browser, base, "engineer2"), base, nc.pk, "approved by the MRB")
+    # The last vote, a supervisor's, decides the held lot on the disposition's authority (one signature).
+    last = sign_in(browser, base, "supervisor")
+    vote(last, base, nc.pk, "approved by the MRB")
+    shoot(last, "nc-mrb-approved")
+    assert last.locator("article .badge", has_text="approved").count() == 1, last.locator("main").inner_text()
+    decided = HoldLot.objects.get(hold=hold)
+    assert (decided.disposition, decided.disposed_by) == ("scrap", "supervisor")
 
-    engineer.goto(f"{base}/story/nc/{nc.pk}/")
+    engineer.goto(f"{base}/nc/{nc.pk}/")
+    engineer.get_by_role("link", name="Whole story").click()
+    engineer.wait_for_url(f"{base}/story/nc/{nc.pk}/")
     story = engineer.locator("#story")
     assert story.locator(f"[data-kind=alarm][data-id='{alarm.pk}']").count() == 1
     assert story.locator(f"[data-kind=hold][data-id='{hold.pk}']").count() == 1

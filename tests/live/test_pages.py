@@ -80,6 +80,12 @@ def test_the_detail_page_tells_the_whole_story(floor):
     assert "234.1" in page
 
 
+def test_the_detail_page_links_the_whole_story(floor):
+    raised = raise_one(floor.site, 1, equipment=floor.machine)
+    page = signed_in(floor.supervisor).get(f"/alarms/{raised.alarm.pk}/").content.decode()
+    assert f'href="/story/alarm/{raised.alarm.pk}/" data-story-link>Whole story</a>' in page
+
+
 def test_another_sites_alarm_is_not_found(floor):
     foreign = raise_one(floor.other_site, 1)
     assert signed_in(floor.supervisor).get(f"/alarms/{foreign.alarm.pk}/").status_code == 404

@@ -2,12 +2,13 @@
 the lot's hold."""
 import pytest
 
-from qms.models import Disposition, DispositionApproval, ESignature, Nonconformance
+from qms.models import AuditEntry, Disposition, DispositionApproval, ESignature, Nonconformance
 from qms.services import nc as nc_service
 from qms.services.nc import NcError
 from tests.factories_nc import PASSWORD, NcPlant
 from traceability.models import HoldLot
 from traceability.services.holds import place_hold
+from traceability.verdicts.models import LotVerdict
 
 pytestmark = pytest.mark.django_db
 
@@ -182,15 +183,47 @@ def test_each_vote_is_signed(plant, held):
     assert approval.signature.record_model == "qms.disposition"
 
 
-def test_a_supervisor_cannot_give_the_final_vote_on_a_held_lot(plant, held):
-    """The final approval also decides the held lot, which needs the hold release permission."""
+def test_a_supervisor_may_give_the_final_vote_on_a_held_lot(plant, held):
+    """The approved disposition is the authority over the held lot: the final voter needs no hold permission."""
+    nc, hold = held
+    assert not plant.supervisor.has_perm("traceability.release_hold")
+    disposition = propose(plant, nc)
+    vote(disposition, plant.engineer2)
+    assert vote(disposition, plant.supervisor).state == "approved"
+    entry = HoldLot.objects.get(hold=hold)
+    assert entry.disposition == "scrap" and entry.disposed_by == "supervisor"
+    assert Nonconformance.objects.get().state == "dispositioned"
+
+
+def test_the_final_vote_signature_decides_the_held_lot(plant, held):
+    """One password, one signature: the held lot carries the final MRB vote's signature, no second one."""
     nc, hold = held
     disposition = propose(plant, nc)
     vote(disposition, plant.engineer2)
-    error = refused("hold_not_permitted", vote, disposition, plant.supervisor)
-    assert "L-1" in error.message
-    assert Disposition.objects.get().state == "proposed" and hold_state(hold) == "held"
-    assert DispositionApproval.objects.count() == 1
+    vote(disposition, plant.supervisor)
+    final = DispositionApproval.objects.get(user=plant.supervisor).signature
+    assert HoldLot.objects.get(hold=hold).signature == final
+    assert ESignature.objects.filter(record_model="traceability.holdlot").count() == 0
+
+
+def test_the_held_lot_names_the_disposition_as_its_authority(plant, held):
+    nc, hold = held
+    disposition = propose(plant, nc)
+    vote(disposition, plant.engineer2)
+    vote(disposition, plant.supervisor)
+    entry = HoldLot.objects.get(hold=hold)
+    assert nc.number in entry.comment and str(disposition.pk) in entry.comment
+    audit = AuditEntry.objects.filter(action="dispose", object_pk=str(entry.pk)).get()
+    assert audit.changes["authority"] == [None, {"nc": nc.number, "disposition": disposition.pk}]
+
+
+def test_a_supervisors_final_vote_updates_the_lot_verdict(plant, held):
+    nc, hold = held
+    lot = HoldLot.objects.get(hold=hold).lot
+    disposition = propose(plant, nc)
+    vote(disposition, plant.engineer2)
+    vote(disposition, plant.supervisor)
+    assert LotVerdict.objects.get(lot=lot).verdict == "reject"
 
 
 def test_a_lot_not_held_by_the_nc_holds_uses_any_active_hold(plant):

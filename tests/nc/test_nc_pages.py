@@ -71,6 +71,12 @@ def test_detail_tells_the_story_and_the_votes(plant):
     assert 'action="/nc/dispositions/' in page  # the vote form for an MRB member
 
 
+def test_detail_links_the_whole_story(plant):
+    nc = plant.nc()
+    page = signed_in(plant.operator).get(f"/nc/{nc.pk}/").content.decode()
+    assert f'href="/story/nc/{nc.pk}/" data-story-link>Whole story</a>' in page
+
+
 def test_vote_through_the_page(plant):
     lot = plant.product_lot("L-1", quantity=100)
     hold = place_hold(plant.site, reason="x", lots=[lot])

@@ -3,8 +3,8 @@
 Scope of a hold: explicit lots and/or every lot with a run on one equipment overlapping [window_start, window_end]
 (both ends inclusive, as `lots_on_equipment_between`; window_end None = open), optionally propagated forward to
 everything made from them (`trace_forward`, depth = genealogy edges from the nearest seed). The lots are
-materialised in HoldLot with one INSERT … SELECT FROM unnest(...) on PostgreSQL, so a 10,000-lot window costs a few
-statements, not 10,000.
+materialised in HoldLot on PostgreSQL by one statement, the recursive trace as a CTE feeding INSERT … SELECT (the
+lots never travel to Python and back), so a 10,000-lot window costs a few statements, not 10,000.
 
 Open windows: while window_end is None a lot that starts on the equipment joins the hold — `start_lot_run` calls
 `hold_lots_of_new_run` in its transaction, under the equipment row lock that `place_hold` takes too, so a run
@@ -13,6 +13,10 @@ starting while a hold is being placed is held either way. Closing the window fix
 States: active (no lot decided) → partially_released (some decided, or all decided while the window is still open)
 → released (no lot held or in rework, window closed). Decisions per lot: held → release | rework | scrap | nc;
 rework → release | scrap | nc; release, scrap and nc are final.
+
+Who decides: a person with `traceability.release_hold` (quality engineers), e-signing the decision — or the material
+review board: an approved NC disposition is itself the authority for its lot's held entries, decided with the final
+MRB vote's signature (`decide_lots_by_disposition`), whatever the voter's own hold permission.
 
 Locks, always in this order: equipment row → hold row → its HoldLot rows → (audit head). Every change: one
 transaction, audit entries, `note_lots_changed` for the verdict cache inside it, `hold_changed` after commit.
@@ -33,11 +37,19 @@ from django.utils.translation import gettext as _
 from qms.audit.chain import audit_batch, record_audit
 from qms.audit.context import current_actor
 from qms.auth.scoping import allowed_site_ids
-from qms.models import Equipment, Site
+from qms.models import Disposition as NcDisposition
+from qms.models import Equipment, ESignature, Site
 from qms.services.esignature import SignatureError, sign
 from traceability.models import Hold, HoldLot, Lot, LotRun
 from traceability.seams import hold_changed
-from traceability.services.genealogy import DEFAULT_MAX_DEPTH, trace_forward
+from traceability.services.genealogy import (
+    DEFAULT_MAX_DEPTH,
+    FORWARD,
+    no_jit,
+    trace_forward,
+    trace_sql,
+    warn_if_max_depth,
+)
 from traceability.services.lookup import iso
 from traceability.services.runs import lots_on_equipment_between
 from traceability.verdicts.write_through import note_lots_changed
@@ -45,6 +57,7 @@ from traceability.verdicts.write_through import note_lots_changed
 logger = logging.getLogger(__name__)
 
 RELEASE_PERMISSION = "traceability.release_hold"
+MRB_PERMISSION = "qms.approve_disposition"
 REASON_MAX = Hold._meta.get_field("reason").max_length
 COMMENT_MAX = HoldLot._meta.get_field("comment").max_length
 NUMBER_ATTEMPTS = 5
@@ -212,15 +225,46 @@ def dispose_hold_lot(hold_lot_id: int, *, disposition: str, user, password: str,
             raise _already_decided(hold, entry)
         signature = _sign(user, password, meaning, record=entry, site_id=hold.site_id, content={
             "hold": hold.number, "lot": entry.lot.code, "disposition": disposition, "comment": comment})
-        _decide(entry, disposition, user, signature, comment)
-        entry.save(update_fields=["disposition", "disposed_at", "disposed_by", "signature", "comment", "version"])
-        record_audit(action="dispose", model=HoldLot._meta.label, object_pk=entry.pk, site_id=hold.site_id,
-                     object_repr=f"{hold.number}: {entry.lot.code}", reason=_reason(signature.meaning, comment),
-                     changes={"disposition": [before, disposition], "signature": [None, signature.pk]})
-        _save_hold(hold, reason=_("lot %(lot)s: %(disposition)s") % {"lot": entry.lot.code,
-                                                                     "disposition": disposition})
-        _lots_changed(hold, [entry.lot_id], "lot_disposed")
+        _apply_decision(hold, entry, disposition, signature, comment)
     return entry
+
+
+def decide_lots_by_disposition(nc_disposition: NcDisposition, hold_lot_ids: Sequence[int], *, decision: str,
+                               signature: ESignature) -> list[HoldLot]:
+    """Decide held lots on the authority of an approved MRB disposition, with the signature of the vote that
+    approved it (no second password, and no hold permission of the voter's own: the board's decision is the
+    authority). Call it inside the transaction of that vote. Only entries of the disposition's lot, in holds of the
+    NC's site, are decided; an entry already at `decision` (rework reworked again) is left as it is. The comment
+    names the NC and the disposition. Raises HoldError when the signature is not the approval of this disposition,
+    or an entry was decided meanwhile (nothing is changed then: the caller's transaction rolls back)."""
+    if decision not in DECISIONS:
+        raise HoldError("invalid_disposition", _("Unknown disposition %(value)r; one of: %(choices)s.")
+                        % {"value": decision, "choices": ", ".join(DECISIONS)}, field="disposition")
+    _check_mrb_authority(nc_disposition, signature)
+    nc = nc_disposition.nc
+    comment = _check_comment(_("%(number)s disposition %(id)s: %(decision)s") % {
+        "number": nc.number, "id": nc_disposition.pk, "decision": nc_disposition.get_decision_display()})
+    hold_ids = sorted(set(HoldLot.objects.filter(pk__in=hold_lot_ids).values_list("hold_id", flat=True)))
+    decided = []
+    with transaction.atomic():
+        for hold_id in hold_ids:  # holds in id order, as every other locker of several holds
+            hold = _locked_hold(hold_id)
+            entries = (HoldLot.objects.select_for_update(of=("self",)).select_related("lot")
+                       .filter(pk__in=hold_lot_ids, hold=hold).order_by("pk"))
+            for entry in entries:
+                if hold.site_id != nc.site_id or entry.lot_id != nc_disposition.nc_lot.lot_id:
+                    raise HoldError("not_in_disposition", _("Lot %(lot)s of hold %(hold)s is not the lot of "
+                                                            "disposition %(id)s of %(number)s.")
+                                    % {"lot": entry.lot.code, "hold": hold.number, "id": nc_disposition.pk,
+                                       "number": nc.number})
+                if entry.disposition == decision:
+                    continue
+                if decision not in ALLOWED_AFTER.get(entry.disposition, ()):
+                    raise _already_decided(hold, entry)
+                _apply_decision(hold, entry, decision, signature, comment,
+                                authority={"nc": nc.number, "disposition": nc_disposition.pk})
+                decided.append(entry)
+    return decided
 
 
 def release_hold(hold_id: int, *, user, password: str, meaning: str, comment: str = "",
@@ -389,15 +433,16 @@ def _create_numbered(site: Site, **fields) -> Hold:
 def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[int]:
     """Insert the HoldLot rows of `seeds` (a Lot queryset) and, when the hold propagates, of everything made from
     them. Lots already under this hold are left as they are. Returns the ids of the lots added."""
-    depths = trace_forward(seeds, max_depth=DEFAULT_MAX_DEPTH if hold.propagate_forward else 0)
+    max_depth = DEFAULT_MAX_DEPTH if hold.propagate_forward else 0
+    if connection.vendor == "postgresql":
+        return _insert_traced_postgres(hold, seeds, max_depth, direct_ids=direct_ids, via=via)
+    depths = trace_forward(seeds, max_depth=max_depth)
     if not depths:
         return []
     lot_ids = list(depths)
     vias = [HoldLot.Via.DIRECT if pk in direct_ids else via if depths[pk] == 0 else HoldLot.Via.GENEALOGY
             for pk in lot_ids]
     levels = [depths[pk] for pk in lot_ids]
-    if connection.vendor == "postgresql":
-        return _insert_postgres(hold, lot_ids, vias, levels)
     existing = set(hold.lots.values_list("lot_id", flat=True))
     rows = [HoldLot(hold=hold, lot_id=pk, via=v, depth=d) for pk, v, d in zip(lot_ids, vias, levels, strict=True)
             if pk not in existing]
@@ -405,19 +450,26 @@ def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[i
     return [row.lot_id for row in rows]
 
 
-def _insert_postgres(hold: Hold, lot_ids: list[int], vias: list[str], levels: list[int]) -> list[int]:
-    """One statement for any number of lots: three array parameters unnested into rows."""
-    table = HoldLot._meta.db_table
+def _insert_traced_postgres(hold: Hold, seeds, max_depth: int, *, direct_ids: set[int], via: str) -> list[int]:
+    """One statement: the forward trace as a CTE feeding the INSERT — the traced lots never travel to Python and
+    back. Returns the ids of the lots added (those already under this hold are left as they are)."""
+    with_clause, params = trace_sql(seeds, FORWARD, max_depth)
     sql = f"""
-        INSERT INTO {table} (hold_id, lot_id, via, depth, disposition, disposed_by, comment, version)
-        SELECT %s, u.lot_id, u.via, u.depth, %s, '', '', 1
-        FROM unnest(%s::bigint[], %s::varchar[], %s::smallint[]) AS u(lot_id, via, depth)
+        {with_clause}
+        INSERT INTO {HoldLot._meta.db_table} (hold_id, lot_id, via, depth, disposition, disposed_by, comment, version)
+        SELECT %s, lot_id, CASE WHEN lot_id = ANY(%s::bigint[]) THEN %s WHEN depth = 0 THEN %s ELSE %s END, depth,
+               %s, '', '', 1
+        FROM traced
         ON CONFLICT (hold_id, lot_id) DO NOTHING
-        RETURNING lot_id
+        RETURNING lot_id, depth
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [hold.pk, Disposition.HELD, lot_ids, vias, levels])
-        return [row[0] for row in cursor.fetchall()]
+        no_jit(cursor)
+        cursor.execute(sql, [*params, hold.pk, sorted(direct_ids), HoldLot.Via.DIRECT, via, HoldLot.Via.GENEALOGY,
+                             Disposition.HELD])
+        rows = cursor.fetchall()
+    warn_if_max_depth((depth for _lot_id, depth in rows), FORWARD, max_depth)
+    return [lot_id for lot_id, _depth in rows]
 
 
 def _locked_hold(hold_id: int) -> Hold:
@@ -459,13 +511,39 @@ def _sign(user, password, meaning, *, record, site_id, content):
         raise HoldError(exc.code, exc.message, field=field) from None
 
 
-def _decide(entry: HoldLot, disposition: str, user, signature, comment: str) -> None:
+def _check_mrb_authority(nc_disposition: NcDisposition, signature: ESignature) -> None:
+    """The signature must be an MRB member's vote on this very disposition, and the disposition approved."""
+    signs_it = (signature.record_model == NcDisposition._meta.label_lower
+                and signature.record_pk == str(nc_disposition.pk))
+    if not signs_it or not signature.user.has_perm(MRB_PERMISSION):
+        raise HoldError("not_permitted", _("Held lots are decided by an MRB disposition only with the signature of "
+                                           "a board member's vote on that disposition."))
+    if nc_disposition.state != NcDisposition.State.APPROVED:
+        raise HoldError("disposition_not_approved", _("Disposition %(id)s is %(state)s, not approved; it cannot "
+                                                      "decide held lots.")
+                        % {"id": nc_disposition.pk, "state": nc_disposition.get_state_display()})
+
+
+def _apply_decision(hold: Hold, entry: HoldLot, disposition: str, signature: ESignature, comment: str, *,
+                    authority: dict | None = None) -> None:
+    """Record the decision on the locked entry (signed by `signature`), audit it, recompute the hold, tell the
+    verdict cache and (after commit) the hold's listeners."""
+    before = entry.disposition
     entry.disposition = disposition
     entry.disposed_at = signature.signed_at
-    entry.disposed_by = user.get_username()
+    entry.disposed_by = signature.user.get_username()
     entry.signature = signature
     entry.comment = comment
     entry.version += 1
+    entry.save(update_fields=["disposition", "disposed_at", "disposed_by", "signature", "comment", "version"])
+    changes = {"disposition": [before, disposition], "signature": [None, signature.pk]}
+    if authority:
+        changes["authority"] = [None, authority]
+    record_audit(action="dispose", model=HoldLot._meta.label, object_pk=entry.pk, site_id=hold.site_id,
+                 object_repr=f"{hold.number}: {entry.lot.code}", reason=_reason(signature.meaning, comment),
+                 changes=changes)
+    _save_hold(hold, reason=_("lot %(lot)s: %(disposition)s") % {"lot": entry.lot.code, "disposition": disposition})
+    _lots_changed(hold, [entry.lot_id], "lot_disposed")
 
 
 def _already_decided(hold: Hold, entry: HoldLot) -> HoldError:
