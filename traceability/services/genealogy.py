@@ -86,6 +86,9 @@ def add_genealogy_edge(parent: Lot, child: Lot, quantity: float | None = None,
     edge = GenealogyEdge.objects.create(
         parent=parent, child=child, quantity=quantity, unit=unit if unit else (parent.unit if quantity is not None else "")
     )
+    from traceability.services.hold_propagation import hold_new_child  # holds imports this module
+
+    hold_new_child(parent, child)  # made from a held lot after the freeze: held too
     return edge, True
 
 
@@ -147,7 +150,9 @@ def _seed_clause(lot_ids) -> tuple[str, list]:
     return f"SELECT id, 0 FROM {lot} WHERE id IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]
 
 
-def _trace(lot_ids, direction: str, max_depth: int) -> dict[int, int]:
+def trace_sql(lot_ids, direction: str, max_depth: int) -> tuple[str, list]:
+    """(WITH clause, params) defining `traced(lot_id, depth)`: the trace as a CTE, for a statement that uses the
+    traced lots in place (e.g. INSERT … SELECT FROM traced) instead of fetching them. Run it with `no_jit(cursor)`."""
     if max_depth < 0:
         raise ValueError("max_depth must be >= 0")
     from_column, to_column = ("parent_id", "child_id") if direction == FORWARD else ("child_id", "parent_id")
@@ -161,19 +166,32 @@ def _trace(lot_ids, direction: str, max_depth: int) -> dict[int, int]:
             SELECT e.{to_column}, w.depth + 1
             FROM walk w JOIN {edge} e ON e.{from_column} = w.lot_id
             WHERE w.depth < %s
-        )
-        SELECT lot_id, MIN(depth) FROM walk GROUP BY lot_id
+        ),
+        traced(lot_id, depth) AS (SELECT lot_id, MIN(depth) FROM walk GROUP BY lot_id)
     """
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The planner cannot estimate a recursive walk and guesses ~1M rows, which triggers JIT compilation
-            # costing ~80 ms on a 100k-edge genealogy. Off for the (enclosing) transaction only.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, [*params, max_depth])
-        depths = dict(cursor.fetchall())
-    if depths and max(depths.values()) >= max_depth > 0:
+    return sql, [*params, max_depth]
+
+
+def no_jit(cursor) -> None:
+    """The planner cannot estimate a recursive walk and guesses ~1M rows, which triggers JIT compilation costing
+    ~80 ms on a 100k-edge genealogy. Off for the (enclosing) transaction only."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
+
+
+def warn_if_max_depth(depths: Iterable[int], direction: str, max_depth: int) -> None:
+    if max(depths, default=0) >= max_depth > 0:
         logger.warning("genealogy %s trace reached max_depth=%s: the genealogy is deeper or contains a cycle",
                        direction, max_depth)
+
+
+def _trace(lot_ids, direction: str, max_depth: int) -> dict[int, int]:
+    with_clause, params = trace_sql(lot_ids, direction, max_depth)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        no_jit(cursor)
+        cursor.execute(f"{with_clause} SELECT lot_id, depth FROM traced", params)
+        depths = dict(cursor.fetchall())
+    warn_if_max_depth(depths.values(), direction, max_depth)
     return depths
 
 

@@ -3,8 +3,8 @@
 Scope of a hold: explicit lots and/or every lot with a run on one equipment overlapping [window_start, window_end]
 (both ends inclusive, as `lots_on_equipment_between`; window_end None = open), optionally propagated forward to
 everything made from them (`trace_forward`, depth = genealogy edges from the nearest seed). The lots are
-materialised in HoldLot with one INSERT … SELECT FROM unnest(...) on PostgreSQL, so a 10,000-lot window costs a few
-statements, not 10,000.
+materialised in HoldLot on PostgreSQL by one statement, the recursive trace as a CTE feeding INSERT … SELECT (the
+lots never travel to Python and back), so a 10,000-lot window costs a few statements, not 10,000.
 
 Open windows: while window_end is None a lot that starts on the equipment joins the hold — `start_lot_run` calls
 `hold_lots_of_new_run` in its transaction, under the equipment row lock that `place_hold` takes too, so a run
@@ -42,7 +42,14 @@ from qms.models import Equipment, ESignature, Site
 from qms.services.esignature import SignatureError, sign
 from traceability.models import Hold, HoldLot, Lot, LotRun
 from traceability.seams import hold_changed
-from traceability.services.genealogy import DEFAULT_MAX_DEPTH, trace_forward
+from traceability.services.genealogy import (
+    DEFAULT_MAX_DEPTH,
+    FORWARD,
+    no_jit,
+    trace_forward,
+    trace_sql,
+    warn_if_max_depth,
+)
 from traceability.services.lookup import iso
 from traceability.services.runs import lots_on_equipment_between
 from traceability.verdicts.write_through import note_lots_changed
@@ -426,15 +433,16 @@ def _create_numbered(site: Site, **fields) -> Hold:
 def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[int]:
     """Insert the HoldLot rows of `seeds` (a Lot queryset) and, when the hold propagates, of everything made from
     them. Lots already under this hold are left as they are. Returns the ids of the lots added."""
-    depths = trace_forward(seeds, max_depth=DEFAULT_MAX_DEPTH if hold.propagate_forward else 0)
+    max_depth = DEFAULT_MAX_DEPTH if hold.propagate_forward else 0
+    if connection.vendor == "postgresql":
+        return _insert_traced_postgres(hold, seeds, max_depth, direct_ids=direct_ids, via=via)
+    depths = trace_forward(seeds, max_depth=max_depth)
     if not depths:
         return []
     lot_ids = list(depths)
     vias = [HoldLot.Via.DIRECT if pk in direct_ids else via if depths[pk] == 0 else HoldLot.Via.GENEALOGY
             for pk in lot_ids]
     levels = [depths[pk] for pk in lot_ids]
-    if connection.vendor == "postgresql":
-        return _insert_postgres(hold, lot_ids, vias, levels)
     existing = set(hold.lots.values_list("lot_id", flat=True))
     rows = [HoldLot(hold=hold, lot_id=pk, via=v, depth=d) for pk, v, d in zip(lot_ids, vias, levels, strict=True)
             if pk not in existing]
@@ -442,19 +450,26 @@ def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[i
     return [row.lot_id for row in rows]
 
 
-def _insert_postgres(hold: Hold, lot_ids: list[int], vias: list[str], levels: list[int]) -> list[int]:
-    """One statement for any number of lots: three array parameters unnested into rows."""
-    table = HoldLot._meta.db_table
+def _insert_traced_postgres(hold: Hold, seeds, max_depth: int, *, direct_ids: set[int], via: str) -> list[int]:
+    """One statement: the forward trace as a CTE feeding the INSERT — the traced lots never travel to Python and
+    back. Returns the ids of the lots added (those already under this hold are left as they are)."""
+    with_clause, params = trace_sql(seeds, FORWARD, max_depth)
     sql = f"""
-        INSERT INTO {table} (hold_id, lot_id, via, depth, disposition, disposed_by, comment, version)
-        SELECT %s, u.lot_id, u.via, u.depth, %s, '', '', 1
-        FROM unnest(%s::bigint[], %s::varchar[], %s::smallint[]) AS u(lot_id, via, depth)
+        {with_clause}
+        INSERT INTO {HoldLot._meta.db_table} (hold_id, lot_id, via, depth, disposition, disposed_by, comment, version)
+        SELECT %s, lot_id, CASE WHEN lot_id = ANY(%s::bigint[]) THEN %s WHEN depth = 0 THEN %s ELSE %s END, depth,
+               %s, '', '', 1
+        FROM traced
         ON CONFLICT (hold_id, lot_id) DO NOTHING
-        RETURNING lot_id
+        RETURNING lot_id, depth
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [hold.pk, Disposition.HELD, lot_ids, vias, levels])
-        return [row[0] for row in cursor.fetchall()]
+        no_jit(cursor)
+        cursor.execute(sql, [*params, hold.pk, sorted(direct_ids), HoldLot.Via.DIRECT, via, HoldLot.Via.GENEALOGY,
+                             Disposition.HELD])
+        rows = cursor.fetchall()
+    warn_if_max_depth((depth for _lot_id, depth in rows), FORWARD, max_depth)
+    return [lot_id for lot_id, _depth in rows]
 
 
 def _locked_hold(hold_id: int) -> Hold:
