@@ -353,3 +353,6 @@ class ESignatureAdmin(ReadOnlyAdmin):
     search_fields = ("signer_name", "meaning", "record_pk", "content_hash")
     list_select_related = ("user", "site")
     date_hierarchy = "signed_at"
+
+
+from qms import admin_improvement  # noqa: E402,F401  (CAPA, 8D steps, root causes, actions: read-only)
