@@ -195,6 +195,23 @@ def _publish_response(tags: int) -> bytes:
                                                                            NotificationMessage=message)))
 
 
+async def wait_for_bench_nodes(port: int, tags: int, timeout: float = 300.0) -> None:
+    """The simulator opens its port before it has added every bench node; under load that takes long, and a
+    subscription made earlier is refused for the missing nodes (the bench would then offer fewer values)."""
+    from asyncua import Client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with Client(f"opc.tcp://127.0.0.1:{port}/qualitypulse/", timeout=10) as client:
+                await client.get_node(f"ns=2;s=Bench/Tag{tags - 1:04d}").read_value()
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+
+
 def run_stages(args) -> dict:
     """CPU µs per value of each stage; works on older trees too (falls back to the per-item path)."""
     import statistics
@@ -295,7 +312,10 @@ async def run_server_capacity(args, port: int) -> dict:
     subscription = await client.create_subscription(params, Counter())
     subscription._deliver = lambda event: counted.__setitem__("n", counted["n"] + 1)   # no task per value
     nodes = [client.get_node(f"ns=2;s=Bench/Tag{i:04d}") for i in range(args.tags)]
-    await subscription.subscribe_data_change(nodes, queuesize=20, sampling_interval=0)
+    handles = await subscription.subscribe_data_change(nodes, queuesize=20, sampling_interval=0)
+    refused = [h for h in handles if isinstance(h, ua.StatusCode)]
+    if refused:
+        raise RuntimeError(f"{len(refused)} of {len(nodes)} monitored items refused: {refused[0]}")
     await asyncio.sleep(args.warmup)
     before, began = counted["n"], time.monotonic()
     await asyncio.sleep(args.seconds)
@@ -342,7 +362,7 @@ def main() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "qms.settings"}
     simulator = subprocess.Popen(
         [sys.executable, "manage.py", "simulate_mes", "--opcua-port", str(args.port), "--rate", str(args.hz),
-         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 60)],
+         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 600)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     worker = None
@@ -363,7 +383,7 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        time.sleep(1.0)
+        asyncio.run(wait_for_bench_nodes(args.port, args.tags))
         result = asyncio.run(run_opcua(args, simulator.pid, worker.pid if worker else None))
     finally:
         simulator.terminate()
@@ -386,7 +406,7 @@ def run_server_only(args) -> None:
     env.pop("REDIS_URL", None)
     simulator = subprocess.Popen(
         [sys.executable, "manage.py", "simulate_mes", "--opcua-port", str(args.port), "--rate", str(args.hz),
-         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 60)],
+         "--bench-tags", str(args.tags), "--duration", str(args.warmup + args.seconds + 600)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -396,7 +416,7 @@ def run_server_only(args) -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        time.sleep(1.0)
+        asyncio.run(wait_for_bench_nodes(args.port, args.tags))
         load = os.getloadavg()[0]
         cpu_sim, cpu_self, began = process_cpu_s(simulator.pid), time.process_time(), time.monotonic()
         result = asyncio.run(run_server_capacity(args, args.port))
