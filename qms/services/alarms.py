@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,6 +82,9 @@ class AlarmRaise(NamedTuple):
     alarm: Alarm
     created: bool
     event_id: int
+    # A repeat that made a cleared (not yet closed) alarm active again: the condition came back, so the rule's
+    # containment (a new freeze window, the hold command) is due again although no alarm was created.
+    reactivated: bool = False
 
 
 # --- snapshot --------------------------------------------------------------------------------------------------------
@@ -281,7 +285,8 @@ def _repeat(alarm: Alarm, severity, trigger_ts, trigger_value, now, actor) -> Al
         _change(alarm, changes, "severity", severity)
         significant = True
     comment = ""
-    if alarm.state == Alarm.State.CLEARED:
+    reactivated = alarm.state == Alarm.State.CLEARED
+    if reactivated:
         # The condition came back before anyone closed the alarm: it is active again. An acknowledgement already
         # given stands (the supervisor knows about this alarm), so it returns to "acknowledged" in that case.
         state = Alarm.State.ACKNOWLEDGED if alarm.acknowledged_at else Alarm.State.ACTIVE_UNACKNOWLEDGED
@@ -298,7 +303,7 @@ def _repeat(alarm: Alarm, severity, trigger_ts, trigger_value, now, actor) -> Al
         return AlarmRaise(alarm, False, alarm.latest_event_id)
     event = _record_transition(alarm, AlarmEvent.Kind.REPEATED, at=now, changes=changes, actor=actor,
                                comment=comment, reason="")
-    return AlarmRaise(alarm, False, event.pk)
+    return AlarmRaise(alarm, False, event.pk, reactivated)
 
 
 # --- acknowledge / clear / close -------------------------------------------------------------------------------------
@@ -329,7 +334,8 @@ def acknowledge_alarm(alarm_id, *, user, comment: str = "", now: datetime | None
 
 
 def clear_alarm(alarm_id, *, at: datetime | None = None, reason: str = "", user=None) -> Alarm:
-    """The condition returned to normal (said by the system, e.g. a rule seeing good values again, or by a user)."""
+    """The condition returned to normal (said by the system, e.g. a rule seeing good values again, or by a user).
+    The alarm's open freeze windows close at `at` in the same transaction."""
     at = at or timezone.now()
     with transaction.atomic():
         alarm = _locked(alarm_id)
@@ -341,7 +347,21 @@ def clear_alarm(alarm_id, *, at: datetime | None = None, reason: str = "", user=
         _change(alarm, changes, "cleared_at", at)
         _record_transition(alarm, AlarmEvent.Kind.CLEARED, at=at, changes=changes, actor=_actor(user),
                            comment=reason)
+        _close_hold_windows(alarm, at)
     return alarm
+
+
+def _close_hold_windows(alarm: Alarm, end: datetime) -> None:
+    """The condition is over: the freeze windows the alarm opened end at the clear time (in the caller's
+    transaction, so a clear never leaves a window collecting lots). A window that cannot close there refuses the
+    clear (AlarmError "hold_window", nothing changed)."""
+    from traceability.services.holds import HoldError, close_alarm_windows
+
+    try:
+        close_alarm_windows(alarm.pk, end=end)
+    except HoldError as error:
+        raise AlarmError("hold_window", _("Alarm %(id)s: its hold window cannot be closed at %(at)s: %(error)s")
+                         % {"id": alarm.pk, "at": end.isoformat(), "error": error.message}) from None
 
 
 def clear_open_alarm(site_id, source_key: str, alarm_type: str, *, at: datetime, reason: str = "") -> Alarm | None:
@@ -372,6 +392,7 @@ def close_alarm(alarm_id, *, user, comment: str = "", now: datetime | None = Non
         if alarm.acknowledged_at is None:
             raise AlarmError("not_acknowledged", _("Alarm %(id)s must be acknowledged before it is closed.")
                              % {"id": alarm.pk})
+        _close_hold_windows(alarm, alarm.cleared_at or now)  # a window left open by an earlier version
         changes: dict = {}
         _change(alarm, changes, "state", Alarm.State.CLOSED)
         _change(alarm, changes, "closed_at", now)
@@ -488,22 +509,28 @@ def _escalation_groups_in_order(rule) -> list:
     return [link.group for link in through.objects.filter(reactionrule=rule).select_related("group").order_by("id")]
 
 
+def awaiting_acknowledgement() -> Q:
+    """Alarms someone still has to acknowledge: not acknowledged and not closed — a cleared alarm included (it
+    cannot be closed before it is acknowledged, and the excursion it reports happened)."""
+    return Q(acknowledged_at__isnull=True) & ~Q(state=Alarm.State.CLOSED)
+
+
 def escalate_overdue_alarms(now: datetime | None = None) -> int:
-    """Beat task body: escalate every unacknowledged, unshelved alarm whose rule says so and which is overdue.
+    """Beat task body: escalate every unacknowledged (active or cleared), unshelved, overdue alarm whose rule says so.
     Returns the number of alarms escalated. Alarms locked by another transaction are left to the next run."""
     from qms.services.notifications import notify_groups
 
     now = now or timezone.now()
     cap = escalation_max_level()
-    candidates = (Alarm.objects.filter(state=Alarm.State.ACTIVE_UNACKNOWLEDGED, acknowledged_at__isnull=True,
-                                       rule__escalate_after_min__gt=0, escalation_level__lt=cap)
+    candidates = (Alarm.objects.filter(awaiting_acknowledgement(), rule__escalate_after_min__gt=0,
+                                       escalation_level__lt=cap)
                   .values_list("pk", flat=True))
     escalated = 0
     for alarm_id in candidates:
         with transaction.atomic():
             alarm = (Alarm.objects.select_for_update(of=("self",), skip_locked=True)
                      .select_related(*_FIXED_RELATIONS, "rule")
-                     .filter(pk=alarm_id, state=Alarm.State.ACTIVE_UNACKNOWLEDGED).first())
+                     .filter(awaiting_acknowledgement(), pk=alarm_id).first())
             if alarm is None or is_shelved(alarm, now):
                 continue
             level = due_escalation_level(alarm.raised_at, now, alarm.rule.escalate_after_min, cap)

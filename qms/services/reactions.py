@@ -5,18 +5,21 @@
 Called in-process right after the commit that stored the offending data (the seams are sent on commit), so the alarm
 reaches the supervisor without another queue hop. Per trigger, in ONE transaction:
   alarms.raise_alarm(...)                      → created, or a repeat of the open alarm (occurrences + 1)
-  only when created:
-    holds.freeze_window(equipment, start, None, propagate_forward, alarm)   (rule.freeze)
+  when created, or when the repeat made a CLEARED (not yet closed) alarm active again (AlarmRaise.reactivated):
+    holds.freeze_window(equipment, start, None, propagate_forward, alarm)   (rule.freeze; a new window each time)
         start = the last good value of the characteristic before the trigger, no earlier than the look-back
         (freeze_from "last_good"), or trigger − look-back ("lookback" and every non-measurement trigger)
     alarms.mark_contained(alarm, at=now, hold_id)
-    connectors.writeback.queue_writeback(..., idempotency_key=f"alarm-{id}-hold")  (rule.hold_command)
+    connectors.writeback.queue_writeback(..., idempotency_key=f"alarm-{id}-hold")  (rule.hold_command;
+        "alarm-{id}-hold-{n}" for the n-th activation, n ≥ 2)
     notifications.notify_groups(rule.notify_groups, ...)
-    on commit: qms.seams.nc_draft_requested(NcDraftRequest)                  (rule.open_nc_draft)
-A redelivered batch or a repeating trigger finds the open alarm (created=False): nothing is frozen or sent twice.
+    on commit: qms.seams.nc_draft_requested(NcDraftRequest)                  (rule.open_nc_draft; on a
+        re-activation only when the alarm has no NC yet)
+A redelivered batch or a repeating trigger on an active alarm finds it open (created=False, reactivated=False):
+nothing is frozen or sent twice.
 If an action fails (a hold refused, the connector gone), the transaction rolls back and the alarm is raised alone,
 with the failure in its evidence: the supervisor still learns of the excursion.
-Per normal: alarms.clear_open_alarm(...) and holds.close_alarm_windows(alarm, end=at).
+Per normal: alarms.clear_open_alarm(...), which closes the alarm's open hold windows at the clear time.
 Everything is done as the actor "rule:<name>", so the audit trail names the rule.
 """
 from __future__ import annotations
@@ -93,8 +96,9 @@ def react_to_trigger(rule: ReactionRule, trigger: Trigger):
         try:
             with transaction.atomic():
                 outcome = alarms.raise_alarm(evidence=evidence, **raise_kwargs)
-                if outcome.created:
-                    _act(rule, outcome.alarm, trigger, characteristic, equipment, evidence)
+                if outcome.created or outcome.reactivated:
+                    _act(rule, outcome.alarm, trigger, characteristic, equipment, evidence,
+                         activation=1 if outcome.created else _activation(outcome.alarm))
         except Exception as error:
             logger.exception("reaction rule %s: actions failed for %s; raising the alarm alone", rule.pk,
                              trigger.source_key)
@@ -104,7 +108,14 @@ def react_to_trigger(rule: ReactionRule, trigger: Trigger):
     return outcome
 
 
-def _act(rule, alarm, trigger: Trigger, characteristic, equipment, evidence: dict) -> None:
+def _activation(alarm) -> int:
+    """Which activation of the alarm this is: each re-activation follows exactly one clear."""
+    from qms.models import AlarmEvent
+
+    return 1 + AlarmEvent.objects.filter(alarm=alarm, kind=AlarmEvent.Kind.CLEARED).count()
+
+
+def _act(rule, alarm, trigger: Trigger, characteristic, equipment, evidence: dict, *, activation: int = 1) -> None:
     from qms.services import alarms
 
     holds = []
@@ -116,14 +127,14 @@ def _act(rule, alarm, trigger: Trigger, characteristic, equipment, evidence: dic
             alarms.mark_contained(alarm.pk, at=timezone.now(), hold_id=holds[0].pk)
     held_lots = _held_lot_codes(holds)
     if rule.hold_command and rule.writeback_connector_id:
-        _send_hold_command(rule, alarm, equipment, held_lots)
+        _send_hold_command(rule, alarm, equipment, held_lots, activation)
     groups = list(rule.notify_groups.all())
     if groups:
         from qms.services.notifications import notify_groups
 
         notify_groups(groups, site=rule.site, kind=NOTIFICATION_KIND, title=alarm.title, body=alarm.message,
                       link=_alarm_link(alarm.pk))
-    if rule.open_nc_draft:
+    if rule.open_nc_draft and (activation == 1 or not _has_nc(alarm)):
         request = NcDraftRequest(
             site_id=rule.site_id, alarm_id=alarm.pk, rule_id=rule.pk, characteristic_id=trigger.characteristic_id,
             equipment_id=equipment.pk if equipment is not None else None,
@@ -179,7 +190,13 @@ def _held_lot_codes(holds) -> list[str]:
     return sorted(set(HoldLot.objects.filter(hold__in=holds).values_list("lot__code", flat=True)))
 
 
-def _send_hold_command(rule, alarm, equipment, held_lots: list[str]) -> None:
+def _has_nc(alarm) -> bool:
+    from qms.models import Nonconformance
+
+    return Nonconformance.objects.filter(alarm=alarm).exists()
+
+
+def _send_hold_command(rule, alarm, equipment, held_lots: list[str], activation: int = 1) -> None:
     from connectors.writeback import queue_writeback
 
     value = rule.writeback_value
@@ -188,7 +205,11 @@ def _send_hold_command(rule, alarm, equipment, held_lots: list[str]) -> None:
                  "lots": held_lots, "reason": alarm.title}
     queue_writeback(rule.writeback_connector, rule.writeback_target, value,
                     reason=_("hold for alarm %(id)s: %(title)s") % {"id": alarm.pk, "title": alarm.title},
-                    idempotency_key=f"alarm-{alarm.pk}-hold", requested_by=f"rule:{rule.name}")
+                    idempotency_key=_hold_command_key(alarm.pk, activation), requested_by=f"rule:{rule.name}")
+
+
+def _hold_command_key(alarm_id: int, activation: int) -> str:
+    return f"alarm-{alarm_id}-hold" if activation == 1 else f"alarm-{alarm_id}-hold-{activation}"
 
 
 def _alarm_link(alarm_id: int) -> str:
@@ -267,20 +288,14 @@ def _evidence(rule, trigger: Trigger, characteristic, equipment) -> dict:
 
 
 def return_to_normal(rule: ReactionRule, normal: Normal):
-    """Clear the rule's active alarm for this source and close the windows of the holds it placed at `normal.ts`."""
+    """Clear the rule's active alarm for this source (clearing closes the windows of the holds it placed at
+    `normal.ts`)."""
     from qms.services import alarms
-    from traceability.services.holds import HoldError, close_alarm_windows
 
     reason = _("back to normal at %(ts)s (reaction rule “%(rule)s”)") % {"ts": normal.ts.isoformat(),
                                                                       "rule": rule.name}
     with acting_as(_rule_actor(rule), reason=reason), transaction.atomic():
         alarm = alarms.clear_open_alarm(rule.site_id, normal.source_key, normal.alarm_type, at=normal.ts,
                                         reason=reason)
-        if alarm is not None:
-            try:
-                with transaction.atomic():
-                    close_alarm_windows(alarm.pk, end=normal.ts)
-            except HoldError:
-                logger.exception("reaction rule %s: could not close the hold windows of alarm %s", rule.pk, alarm.pk)
     rule_cache.note_closed(rule.site_id, normal.key)
     return alarm
