@@ -24,6 +24,7 @@ from qms.services import nc as nc_service
 from tests.browser.support import PASSWORD, SCREENSHOTS
 from tests.factories_capa import CapaPlant
 from tests.factories_holds import alarm_for
+from tests.factories_nc import PNG
 from traceability.services.holds import place_hold
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -197,6 +198,11 @@ def test_quality_engineer_closes_an_8d(live_server, browser, story):
     assert writer.locator(f"#fishbone [data-category=machine] #cause-{cause.pk}").count() == 1
     assert cause.whys == ["the zone 2 temperature controller overshoots", "its thermocouple is loose in the well",
                           "no torque check in the maintenance plan"]
+    # The fishbone as drawn on the whiteboard, attached to the CAPA.
+    writer.locator("#attach-file").set_input_files(files=[{"name": "fishbone-whiteboard.png", "mimeType": "image/png",
+                                                           "buffer": PNG}])
+    click_and_load(writer, "#attach-submit")
+    assert "fishbone-whiteboard.png" in writer.locator("#attachment-list").inner_text()
     work.save_and_submit("D4")
     work.approve("D4")
 
@@ -252,3 +258,10 @@ def test_quality_engineer_closes_an_8d(live_server, browser, story):
     assert "engineer" in signatures.locator("[data-step=close]").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     writer.screenshot(path=str(SCREENSHOTS / "8d-closed.png"), full_page=True)
+
+    # From the CAPA to the whole story: the alarm and the NC it started from, the CAPA closed.
+    click_and_load(writer, "#capa-story-link")
+    story_chain = writer.locator("#story")
+    assert story_chain.locator(f"[data-kind=capa][data-id='{capa.pk}']").count() == 1
+    assert story_chain.locator(f"[data-kind=nc][data-id='{nc.pk}']").count() == 1
+    assert story_chain.locator(f"[data-kind=alarm][data-id='{nc.alarm_id}']").count() == 1
