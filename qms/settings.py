@@ -188,6 +188,12 @@ NC_ATTACHMENT_MAX_BYTES = int(os.environ.get("QP_ATTACHMENT_MAX_BYTES", str(10 *
 CAPA_CPK_TARGET = float(os.environ.get("QP_CAPA_CPK_TARGET", "1.33"))
 CAPA_EFFECTIVENESS_MIN_POINTS = int(os.environ.get("QP_CAPA_EFFECTIVENESS_MIN_POINTS", "25"))
 CAPA_DEFECT_RATE_TOLERANCE = float(os.environ.get("QP_CAPA_DEFECT_RATE_TOLERANCE", "0"))
+# The defect rate after the fix judges only once at least this quantity was produced since (docs/capa.md).
+CAPA_EFFECTIVENESS_MIN_PRODUCED = float(os.environ.get("QP_CAPA_EFFECTIVENESS_MIN_PRODUCED", "100"))
+# Electronic signatures (docs/security.md): this many wrong passwords within the window lock signing for the user
+# until the oldest of them leaves the window (or `manage.py unlock_signing`).
+ESIGN_MAX_FAILED_ATTEMPTS = int(os.environ.get("QP_ESIGN_MAX_FAILED_ATTEMPTS", "5"))
+ESIGN_LOCKOUT_WINDOW_S = float(os.environ.get("QP_ESIGN_LOCKOUT_WINDOW_S", "900"))
 # Notifications are e-mailed too when a mail server is named (Django's EMAIL_* settings); empty = in-app only.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))

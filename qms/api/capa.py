@@ -6,7 +6,7 @@ GET  /api/v1/capas/{id}/                          detail: steps, root causes, ac
 PATCH /api/v1/capas/{id}/                         {"version", title/product/line/characteristics/periods/NCs}
 PUT  /api/v1/capas/{id}/steps/{D4}/               {"content", "version"}
 POST /api/v1/capas/{id}/steps/{D4}/submit/        {}
-POST /api/v1/capas/{id}/steps/{D4}/approve/       {"password", "meaning"}
+POST /api/v1/capas/{id}/steps/{D4}/approve/       {"password", "meaning", "version"?: the step's version seen}
 POST /api/v1/capas/{id}/steps/{D4}/reopen/        {"reason"}
 POST /api/v1/capas/{id}/root-causes/              {"category", "cause", "whys", "is_root_cause", "verified"}
 PATCH/DELETE /api/v1/root-causes/{id}/
@@ -228,9 +228,9 @@ class ApproveStepView(_CapaView):
     user_perms = {"POST": "qms.approve_capastep"}
 
     def post(self, request, pk, step):
-        data = _data(request, required=("password", "meaning"))
+        data = _data(request, "version", required=("password", "meaning"))
         run(capa_service.approve_step, self.capa(pk).pk, step, user=request.user, password=data["password"],
-            meaning=data["meaning"])
+            meaning=data["meaning"], expected_version=data.get("version"))
         return self.detail(pk)
 
 
@@ -289,9 +289,9 @@ class CloseView(_CapaView):
     user_perms = {"POST": "qms.approve_capastep"}
 
     def post(self, request, pk):
-        data = _data(request, required=("password", "meaning"))
+        data = _data(request, "version", required=("password", "meaning"))
         run(capa_service.close_capa, self.capa(pk).pk, user=request.user, password=data["password"],
-            meaning=data["meaning"])
+            meaning=data["meaning"], expected_version=data.get("version"))
         return self.detail(pk)
 
 

@@ -47,6 +47,10 @@ STATUS_OF = {
     "already_voted": status.HTTP_409_CONFLICT,
     "hold_already_decided": status.HTTP_409_CONFLICT,
     "code_taken": status.HTTP_409_CONFLICT,
+    "severity_locked": status.HTTP_409_CONFLICT,
+    "open_actions": status.HTTP_409_CONFLICT,
+    "record_closed": status.HTTP_409_CONFLICT,
+    "signature_locked": status.HTTP_429_TOO_MANY_REQUESTS,
     "has_active_children": status.HTTP_409_CONFLICT,
     "parent_inactive": status.HTTP_409_CONFLICT,
     "attachment_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -203,6 +207,11 @@ class SignatureSerializer(serializers.Serializer):
     meaning = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class CloseSerializer(SignatureSerializer):
+    # The version the signer saw: a different current version → 409 stale (nobody signs unseen content).
+    version = serializers.IntegerField(required=False, source="expected_version")
+
+
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -337,14 +346,14 @@ TRANSITIONS = {
     "open": (nc_service.open_nc, None),
     "start-disposition": (nc_service.start_disposition, None),
     "complete-disposition": (nc_service.complete_disposition, None),
-    "close": (nc_service.close_nc, SignatureSerializer),
+    "close": (nc_service.close_nc, CloseSerializer),
     "cancel": (nc_service.cancel_nc, CancelSerializer),
 }
 
 
 class NcTransitionView(NcApiView):
     """POST /ncs/{id}/{open|start-disposition|complete-disposition|close|cancel}/ — close takes {password,
-    meaning} (e-signed), cancel takes {reason}."""
+    meaning, version} (e-signed; version optional, stale → 409), cancel takes {reason}."""
 
     user_perms = {"POST": "qms.change_nonconformance"}
 

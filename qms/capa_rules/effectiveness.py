@@ -4,7 +4,8 @@ Effective when
 - every named characteristic has at least `min_points_after` values after the fix, and its Cpk after is at least
   max(cpk_target, Cpk before) (Cpk before unknown → at least cpk_target); and
 - the defect rate did not rise: after ≤ before × (1 + defect_rate_tolerance) (no production in either period →
-  that criterion says "no data" and does not decide); and
+  that criterion says "no data" and does not decide; some production after the fix but less than
+  `min_produced_after` → "not yet": too little to show the rate); and
 - there is something to judge (at least one characteristic or a defect rate on both sides).
 "Not yet" otherwise, with the reasons.
 """
@@ -21,6 +22,7 @@ class EffectivenessPolicy:
     cpk_target: float = 1.33
     min_points_after: int = 25
     defect_rate_tolerance: float = 0.0
+    min_produced_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def _number(value) -> float | None:
 
 def judge_effectiveness(characteristics: list[dict], defect_rate: dict | None, policy: EffectivenessPolicy) -> Verdict:
     """`characteristics`: [{"code", "n_after", "cpk_before", "cpk_after"}]; `defect_rate`: {"before", "after"} rates
-    (None where nothing was produced)."""
+    (None where nothing was produced) and optionally "produced_after" (the quantity the "after" rate is based on)."""
     reasons = []
     for item in characteristics:
         code = item.get("code")
@@ -55,7 +57,11 @@ def judge_effectiveness(characteristics: list[dict], defect_rate: dict | None, p
     rate_before = _number((defect_rate or {}).get("before"))
     rate_after = _number((defect_rate or {}).get("after"))
     rate_judged = rate_before is not None and rate_after is not None
-    if rate_judged and rate_after > rate_before * (1.0 + policy.defect_rate_tolerance):
+    produced_after = _number((defect_rate or {}).get("produced_after"))
+    if rate_judged and produced_after is not None and produced_after < policy.min_produced_after:
+        reasons.append({"code": "too_little_production", "produced": produced_after,
+                        "min": policy.min_produced_after})
+    elif rate_judged and rate_after > rate_before * (1.0 + policy.defect_rate_tolerance):
         reasons.append({"code": "defect_rate_rose", "before": rate_before, "after": rate_after})
     if not characteristics and not rate_judged:
         reasons.append({"code": "nothing_to_judge"})

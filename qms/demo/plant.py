@@ -51,6 +51,8 @@ CHARACTERISTICS: tuple[DemoCharacteristic, ...] = tuple(
 # username, role, password, Chinese label — demo only, printed by seed_demo.
 USERS = (
     ("engineer", "quality_engineer", "engineer-demo-2026"),
+    # A second quality engineer: 8D steps and MRB votes need someone other than the author (separation of duties).
+    ("engineer2", "quality_engineer", "engineer2-demo-2026"),
     ("supervisor", "supervisor", "supervisor-demo-2026"),
     ("operator", "operator", "operator-demo-2026"),
     ("auditor", "auditor", "auditor-demo-2026"),

@@ -92,6 +92,9 @@ class CapaStep(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+", verbose_name=_("submitted by"))
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    # Whoever last saved the content: may not approve the step either (separation of duties, docs/capa.md).
+    last_saved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+", verbose_name=_("last saved by"))
     approved_signature = models.ForeignKey(ESignature, on_delete=models.PROTECT, null=True, blank=True,
                                            related_name="+", verbose_name=_("approval signature"))
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)

@@ -121,6 +121,7 @@ def add_attachment(record, *, user, uploaded_file, site_id: int | None = None) -
     site_id = site_id if site_id is not None else record.site_id
     extension = os.path.splitext(name)[1].lower()
     with transaction.atomic():
+        _check_record_accepts_attachments(record)
         attachment = Attachment(
             site_id=site_id, record_model=record._meta.label_lower, record_pk=str(record.pk), original_name=name,
             content_type=content_type, size=len(data), sha256=digest, uploaded_by=user,
@@ -137,6 +138,20 @@ def add_attachment(record, *, user, uploaded_file, site_id: int | None = None) -
                      changes={"attachment": [None, {"id": attachment.pk, "name": name, "sha256": digest,
                                                     "size": len(data), "content_type": content_type}]})
     return attachment
+
+
+FINISHED_STATES = frozenset({"closed", "cancelled"})
+
+
+def _check_record_accepts_attachments(record) -> None:
+    """A closed or cancelled record (NC, CAPA) is finished: its evidence may not change any more. The row is locked
+    so a close committing at the same moment cannot slip past the check."""
+    state = type(record).objects.select_for_update().filter(pk=record.pk).values_list("state", flat=True).first() \
+        if hasattr(record, "state") else None
+    if state in FINISHED_STATES:
+        raise NcError("record_closed", _("%(record)s is %(state)s; files can no longer be attached to it.")
+                      % {"record": getattr(record, "number", record), "state": _(state)},
+                      details={"state": state})
 
 
 def attachments_of(record):

@@ -31,9 +31,10 @@ from qms.services.actions import (
     create_action,
     escalate_overdue_actions,
 )
+from qms.services.approval_notices import notify_step_waiting
 from qms.services.capa_effectiveness import effectiveness_figures
 from qms.services.capa_errors import CapaError, incomplete, refused
-from qms.services.esignature import SignatureError, sign
+from qms.services.esignature import SignatureError, records_failed_signatures, sign
 
 __all__ = [
     "CapaError", "add_root_cause", "approve_step", "cancel_action", "cancel_capa", "check_effectiveness",
@@ -100,6 +101,8 @@ def open_capa(site: Site, *, title: str, user, nonconformances: Iterable = (), c
 
 UPDATABLE = ("title", "product", "line", "characteristics", "baseline_start", "baseline_end", "effective_from",
              "nonconformances")
+# What the effectiveness verdict was computed from: changing any of them voids the verdict (docs/capa.md).
+EFFECTIVENESS_PLAN = ("product", "line", "characteristics", "baseline_start", "baseline_end", "effective_from")
 
 
 def update_capa(capa_id: int, *, user, changes: dict, expected_version) -> Capa:
@@ -137,6 +140,8 @@ def update_capa(capa_id: int, *, user, changes: dict, expected_version) -> Capa:
             old = sorted(capa.nonconformances.values_list("number", flat=True))
             capa.nonconformances.set(ncs)
             before["nonconformances"], after["nonconformances"] = old, sorted(nc.number for nc in ncs)
+        if any(before.get(name) != after.get(name) for name in EFFECTIVENESS_PLAN if name in after):
+            _void_effectiveness(capa, before, after)
         _save(capa, _("CAPA changed"))
         record_audit(action="update", model=Capa._meta.label, object_pk=capa.pk, object_repr=capa.number,
                      site_id=site.pk, changes={k: [before.get(k), after.get(k)] for k in after},
@@ -162,7 +167,7 @@ def save_step(capa_id: int, step: str, *, user, content: dict, expected_version)
         if step == Step.D1:
             _apply_team(capa, cleaned)
         old = row.content
-        row.content = cleaned
+        row.content, row.last_saved_by = cleaned, user
         _save(row, _("step %(step)s saved") % {"step": step})
         record_audit(action="update", model=CapaStep._meta.label, object_pk=row.pk,
                      object_repr=f"{capa.number} {step}", site_id=capa.site_id,
@@ -183,22 +188,30 @@ def submit_step(capa_id: int, step: str, *, user) -> CapaStep:
         _check_complete(capa, row)
         row.state, row.submitted_by, row.submitted_at = StepState.SUBMITTED, user, timezone.now()
         _save(row, reason)
+        notify_step_waiting(capa, row)
         _audit_step(capa, row, "submit", {"state": [StepState.OPEN, StepState.SUBMITTED]}, reason)
     return row
 
 
-def approve_step(capa_id: int, step: str, *, user, password: str, meaning: str) -> CapaStep:
-    """submitted → approved, e-signed. Separation of duties: whoever submitted the step may not approve it."""
+@records_failed_signatures
+def approve_step(capa_id: int, step: str, *, user, password: str, meaning: str, expected_version=None) -> CapaStep:
+    """submitted → approved, e-signed. Separation of duties: whoever submitted the step or last saved its content
+    may not approve it. `expected_version`: the step version the approver saw (another → CapaError("stale"))."""
     _check_permission(user, APPROVE_PERMISSION, _("Your role may not approve 8D steps."))
     step = _check_step_name(step)
     with acting_as(actor_for_user(user), _("step %(step)s approved") % {"step": step}), transaction.atomic():
         capa = _locked_capa(capa_id, user)
         row = _locked_step(capa, step)
+        if expected_version is not None:
+            _check_version(row, expected_version, capa)
         _check_open(capa)
         _guard(capa_rules.check_approve, step, _states(capa))
         if row.submitted_by_id == user.pk:
             raise CapaError("self_approval", _("You submitted step %(step)s; someone else must approve it.")
                             % {"step": step})
+        if row.last_saved_by_id == user.pk:
+            raise CapaError("self_approval", _("You wrote the content of step %(step)s; someone else must approve "
+                                               "it.") % {"step": step})
         _check_complete(capa, row)
         signature = _sign(user, password, meaning, row, capa,
                           {"capa": capa.number, "step": step, "content": row.content, "version": row.version,
@@ -327,11 +340,15 @@ def check_effectiveness(capa_id: int, *, now: datetime | None = None, user=None)
     return capa
 
 
-def close_capa(capa_id: int, *, user, password: str, meaning: str) -> Capa:
-    """open → closed, e-signed; only when D0–D8 are approved and the effectiveness verdict is "effective"."""
+@records_failed_signatures
+def close_capa(capa_id: int, *, user, password: str, meaning: str, expected_version=None) -> Capa:
+    """open → closed, e-signed; only when D0–D8 are approved and the effectiveness verdict is "effective".
+    `expected_version`: the CAPA version the signer saw (another → CapaError("stale"))."""
     _check_permission(user, APPROVE_PERMISSION, _("Your role may not close CAPAs."))
     with acting_as(actor_for_user(user), _("CAPA closed")), transaction.atomic():
         capa = _locked_capa(capa_id, user)
+        if expected_version is not None:
+            _check_version(capa, expected_version, capa)
         _check_open(capa)
         waiting = [s for s, state in _states(capa).items() if state != StepState.APPROVED]
         if waiting:
@@ -374,6 +391,23 @@ def cancel_capa(capa_id: int, *, user, reason: str) -> Capa:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
+
+
+def _void_effectiveness(capa: Capa, before: dict, after: dict) -> None:
+    """The plan the verdict was judged on changed: the verdict no longer applies. Back to "not checked", and a
+    D8 already submitted or approved (it requires "effective") falls back to open with the reason."""
+    reason = _("effectiveness plan changed: check again")
+    if capa.effectiveness != Capa.Effectiveness.UNKNOWN or capa.effectiveness_data:
+        before["effectiveness"], after["effectiveness"] = capa.effectiveness, Capa.Effectiveness.UNKNOWN
+        capa.effectiveness, capa.effectiveness_checked_at, capa.effectiveness_data = \
+            Capa.Effectiveness.UNKNOWN, None, {}
+    d8 = CapaStep.objects.select_for_update().get(capa=capa, step=Step.D8)
+    if d8.state != StepState.OPEN:
+        state = d8.state
+        d8.state, d8.approved_signature, d8.approved_at = StepState.OPEN, None, None
+        d8.submitted_by, d8.submitted_at, d8.reopen_reason = None, None, reason
+        _save(d8, reason)
+        _audit_step(capa, d8, "reopen", {"state": [state, StepState.OPEN]}, reason)
 
 
 def _person(user):

@@ -31,6 +31,7 @@ def policy() -> EffectivenessPolicy:
         cpk_target=float(getattr(settings, "CAPA_CPK_TARGET", 1.33)),
         min_points_after=int(getattr(settings, "CAPA_EFFECTIVENESS_MIN_POINTS", 25)),
         defect_rate_tolerance=float(getattr(settings, "CAPA_DEFECT_RATE_TOLERANCE", 0.0)),
+        min_produced_after=float(getattr(settings, "CAPA_EFFECTIVENESS_MIN_PRODUCED", 0.0)),
     )
 
 
@@ -95,14 +96,15 @@ def effectiveness_figures(capa: Capa, now: datetime) -> dict:
                                 "n_after": after["n"], "cpk_after": after["cpk"], "mean_after": after["mean"]})
     rate_before = defect_rate(capa, capa.baseline_start, capa.baseline_end)
     rate_after = defect_rate(capa, capa.effective_from, now)
-    verdict = judge_effectiveness(characteristics, {"before": rate_before["rate"], "after": rate_after["rate"]},
-                                  rules)
+    verdict = judge_effectiveness(characteristics, {"before": rate_before["rate"], "after": rate_after["rate"],
+                                                    "produced_after": rate_after["produced"]}, rules)
     return {
         "verdict": verdict.verdict, "reasons": list(verdict.reasons), "checked_at": now.isoformat(),
         "periods": {"before": [_iso(capa.baseline_start), _iso(capa.baseline_end)],
                     "after": [_iso(capa.effective_from), now.isoformat()]},
         "policy": {"cpk_target": rules.cpk_target, "min_points_after": rules.min_points_after,
-                   "defect_rate_tolerance": rules.defect_rate_tolerance},
+                   "defect_rate_tolerance": rules.defect_rate_tolerance,
+                   "min_produced_after": rules.min_produced_after},
         "characteristics": characteristics,
         "defect_rate": {"before": rate_before, "after": rate_after},
     }

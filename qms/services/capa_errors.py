@@ -6,13 +6,15 @@ from django.utils.translation import gettext_lazy
 
 from qms.capa_rules import Problem, TransitionRefused
 
-# Refusals that are a conflict with the record's state (HTTP 409); not_found → 404, not_permitted and
-# self_approval → 403, everything else (bad input, incomplete step, signature) → 400.
+# Refusals that are a conflict with the record's state (HTTP 409); not_found → 404, not_permitted, self_approval,
+# a wrong signature password or signer → 403 (as on the NC and hold endpoints), signing locked after repeated wrong
+# passwords → 429, everything else (bad input, incomplete step, no meaning) → 400.
 CONFLICT_CODES = frozenset({
     "stale", "step_not_open", "step_not_submitted", "step_already_open", "previous_steps_not_approved",
-    "capa_not_open", "steps_not_approved", "not_effective", "action_not_open", "step_incomplete",
+    "capa_not_open", "steps_not_approved", "not_effective", "action_not_open", "step_incomplete", "record_closed",
 })
-STATUS_BY_CODE = {"not_found": 404, "not_permitted": 403, "self_approval": 403, "attachment_too_large": 413}
+STATUS_BY_CODE = {"not_found": 404, "not_permitted": 403, "self_approval": 403, "attachment_too_large": 413,
+                  "signature_password": 403, "signature_user": 403, "signature_locked": 429}
 
 
 class CapaError(Exception):
@@ -103,6 +105,8 @@ EFFECTIVENESS_REASONS = {
     "cpk_too_low": gettext_lazy("%(characteristic)s: Cpk after the fix is %(cpk_after)s; it must reach at least "
                                 "%(required)s (the target, or the Cpk before if that was higher)."),
     "defect_rate_rose": gettext_lazy("The defect rate rose from %(before)s to %(after)s."),
+    "too_little_production": gettext_lazy("Only %(produced)s produced since the fix took effect; the defect rate "
+                                          "is judged from %(min)s on."),
     "nothing_to_judge": gettext_lazy("Nothing to judge yet: name the characteristics the fix should improve, or "
                                      "link an NC with a product that is being produced."),
 }

@@ -18,6 +18,7 @@ is always the last lock) → HoldLot rows (in the hold service).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -44,8 +45,9 @@ from qms.models import (
     Product,
     Site,
 )
+from qms.services.approval_notices import notify_disposition_waiting
 from qms.services.attachments import add_attachment
-from qms.services.esignature import SignatureError, sign
+from qms.services.esignature import SignatureError, records_failed_signatures, sign
 from qms.services.nc_errors import NcError
 
 __all__ = [
@@ -190,6 +192,11 @@ def update_nc(nc_id: int, *, user, changes: dict, expected_version: int) -> Nonc
         _check_version(nc, expected_version)
         if nc.state not in EDITABLE_STATES:
             raise _illegal(nc, _("edit"))
+        if "severity" in changes and changes["severity"] != nc.severity and nc.state == State.DISPOSITION:
+            # The severity decides how many MRB votes a disposition needs: changing it once the MRB is at work
+            # would let a downgrade (major → minor) pass a lot on one signature.
+            raise NcError("severity_locked", _("The severity of %(number)s is fixed once the disposition has "
+                                               "started.") % {"number": nc.number}, field="severity")
         if "lots" in changes and nc.state not in LOTS_EDITABLE_STATES:
             raise NcError("lots_locked", _("The lots of %(number)s are fixed once the disposition has started.")
                           % {"number": nc.number}, field="lots")
@@ -238,8 +245,13 @@ def open_nc(nc_id: int, *, user) -> Nonconformance:
         nc = _locked_nc(nc_id, user)
         _require_state(nc, (State.DRAFT,), _("open"))
         nc.state = State.OPEN
-        if nc.owner_id is None and _person(user) is not None:
-            nc.owner = user
+        if _person(user) is not None:
+            # A draft made by a reaction rule has no reporter: whoever accepts it reports it (and may then not
+            # vote on its dispositions — separation of duties).
+            if nc.created_by_id is None:
+                nc.created_by = user
+            if nc.owner_id is None:
+                nc.owner = user
         _save(nc, _("opened"))
     return nc
 
@@ -278,15 +290,21 @@ def complete_disposition(nc_id: int, *, user) -> Nonconformance:
     return nc
 
 
-def close_nc(nc_id: int, *, user, password: str, meaning: str) -> Nonconformance:
-    """dispositioned → closed (or open → closed for an NC without lots), e-signed."""
+@records_failed_signatures
+def close_nc(nc_id: int, *, user, password: str, meaning: str, expected_version=None) -> Nonconformance:
+    """dispositioned → closed (or open → closed for an NC without lots), e-signed, when none of its actions is
+    still open. `expected_version`: the version the signer saw; another one → NcError("stale") (the UI and API
+    send it so nobody signs content they have not seen)."""
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
+        if expected_version is not None:
+            _check_version(nc, expected_version)
         if nc.state == State.OPEN and nc.lots.exists():
             raise NcError("disposition_required", _("%(number)s has lots: disposition them before closing.")
                           % {"number": nc.number})
         _require_state(nc, (State.DISPOSITIONED, State.OPEN), _("close"))
         _check_can_run(user)
+        _check_no_open_actions(nc)
         signature = _sign(user, password, meaning, record=nc, content={
             "nc": nc.number, "action": "close", "version": nc.version})
         nc.state = State.CLOSED
@@ -313,7 +331,33 @@ def cancel_nc(nc_id: int, *, user, reason: str) -> Nonconformance:
         nc.state = State.CANCELLED
         nc.closed_at = timezone.now()
         _save(nc, _("cancelled: %(reason)s") % {"reason": reason})
+        _cancel_open_actions(nc, reason)
     return nc
+
+
+def _open_actions(nc: Nonconformance):
+    from qms.models import Action
+
+    return nc.actions.filter(state=Action.State.OPEN).order_by("pk")
+
+
+def _check_no_open_actions(nc: Nonconformance) -> None:
+    open_actions = list(_open_actions(nc).values("id", "title"))
+    if open_actions:
+        raise NcError("open_actions", _("%(number)s still has open actions: %(titles)s. Complete or cancel them "
+                                        "before closing it.")
+                      % {"number": nc.number, "titles": ", ".join(f"“{row['title']}”" for row in open_actions)},
+                      details={"actions": open_actions})
+
+
+def _cancel_open_actions(nc: Nonconformance, reason: str) -> None:
+    """The cancelled NC's open actions are cancelled with it; MES instructions among them are pushed as
+    cancelled (the actions service queues the write-back with this transaction)."""
+    from qms.services.actions import cancel_locked
+
+    note = _("%(number)s cancelled: %(reason)s") % {"number": nc.number, "reason": reason}
+    for action in _open_actions(nc).select_for_update():
+        cancel_locked(action, note)
 
 
 # --- dispositions --------------------------------------------------------------------------------------------------
@@ -348,11 +392,13 @@ def propose_disposition(nc_id: int, *, user, nc_lot_id: int, decision: str, quan
             proposed_at=now or timezone.now())
         disposition._change_reason = _("proposed")
         disposition.save()
+        notify_disposition_waiting(nc, disposition)
         _save(nc, _("disposition proposed: %(decision)s × %(quantity)g of %(lot)s")
               % {"decision": disposition.get_decision_display(), "quantity": quantity, "lot": entry.lot.code})
     return disposition
 
 
+@records_failed_signatures
 def approve_disposition(disposition_id: int, *, user, password: str, meaning: str, vote: str,
                         comment: str = "") -> Disposition:
     """One MRB member's e-signed vote. Approve votes count until `approvals_required`; one reject rejects. The
@@ -372,7 +418,8 @@ def approve_disposition(disposition_id: int, *, user, password: str, meaning: st
             .get(pk=disposition_id)
         _check_voter(nc, disposition, user)
         approvals = disposition.approvals.filter(vote=DispositionApproval.Vote.APPROVE).count()
-        final = vote == DispositionApproval.Vote.APPROVE and approvals + 1 >= disposition.approvals_required
+        required = max(disposition.approvals_required, mrb_approvals_required(nc.severity))
+        final = vote == DispositionApproval.Vote.APPROVE and approvals + 1 >= required
         hold_lots = []
         if final and disposition.nc_lot_id is not None:
             hold_lots = _lock_holds_to_decide(nc, disposition)
@@ -510,7 +557,7 @@ def _check_positive(field: str, value) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise NcError(f"{field}_invalid", _("The %(field)s must be a number.") % {"field": field}, field=field) from None
-    if not number > 0 or number == float("inf"):
+    if not math.isfinite(number) or not number > 0:
         raise NcError(f"{field}_invalid", _("The %(field)s must be greater than zero.") % {"field": field},
                       field=field)
     return number
@@ -630,7 +677,9 @@ def _resolve_lots(site: Site, lots) -> list[tuple]:
         except (TypeError, ValueError):
             problems[code] = _("the quantity must be a number")
             continue
-        if quantity < 0 or quantity == float("inf"):
+        if not math.isfinite(quantity):
+            problems[code] = _("the quantity must be a finite number")
+        elif quantity < 0:
             problems[code] = _("the quantity cannot be negative")
         elif found.quantity is not None and quantity > found.quantity + QUANTITY_TOLERANCE:
             problems[code] = _("%(quantity)g is more than the lot's quantity %(lot_quantity)g") % {
@@ -723,6 +772,9 @@ def _check_voter(nc: Nonconformance, disposition: Disposition, user) -> None:
         raise NcError("separation_of_duties", _("You proposed this disposition; another MRB member must approve it."))
     if user.pk == nc.created_by_id:
         raise NcError("separation_of_duties", _("You reported %(number)s; another MRB member must approve its "
+                                                "dispositions.") % {"number": nc.number})
+    if user.pk == nc.owner_id:
+        raise NcError("separation_of_duties", _("You own %(number)s; another MRB member must approve its "
                                                 "dispositions.") % {"number": nc.number})
     if disposition.approvals.filter(user=user).exists():
         raise NcError("already_voted", _("You have already voted on this disposition."))

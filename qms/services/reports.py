@@ -170,13 +170,16 @@ def defect_pareto(site, *, date_from=None, date_to=None, measure: str | None = N
     for nc in ncs:
         nc_count += 1
         quantity = nc_quantity(nc.quantity_affected, nc.lot_total)
+        counted_keys = set()  # an NC counts once per row: two FILL codes of one NC are one FILL NC
         for linked in nc.defect_codes.all():
             code = by_id.get(linked.pk)
             if code is None:
                 continue
             key = _category(code, by_id).pk if level == "category" else code.pk
             if measure == "count":
-                weights.append((key, 1.0))
+                if key not in counted_keys:
+                    counted_keys.add(key)
+                    weights.append((key, 1.0))
                 continue
             cost = _unit_cost(code, by_id)
             if cost is None:
@@ -184,8 +187,9 @@ def defect_pareto(site, *, date_from=None, date_to=None, measure: str | None = N
                 weights.append((key, 0.0))
             else:
                 weights.append((key, quantity * float(cost)))
-    return ParetoReport(measure=measure, level=level, days=days, rows=pareto(weights), codes=by_id,
-                        nc_count=nc_count, not_costed=sorted(not_costed.values(), key=lambda c: c.code))
+    rows = pareto(weights, tie_order=lambda key: by_id[key].code)
+    return ParetoReport(measure=measure, level=level, days=days, rows=rows, codes=by_id, nc_count=nc_count,
+                        not_costed=sorted(not_costed.values(), key=lambda c: c.code))
 
 
 @dataclass

@@ -18,6 +18,7 @@ from django.views.generic import ListView
 from qms.capa_rules import FIVE_W_TWO_H, PREVENTION_KINDS
 from qms.models import Action, Capa, CapaStep, Characteristic, RootCause
 from qms.services import capa as capa_service
+from qms.services.approval_notices import pending_approvals_context
 from qms.services.attachments import add_attachment, attachments_of, is_image
 from qms.services.capa import CapaError
 from qms.services.capa_errors import effectiveness_reason_message, problem_message
@@ -306,6 +307,7 @@ class TaskListView(SitePageMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["today"] = timezone.localdate()
         context["error"] = getattr(self, "error", None)
+        context.update(pending_approvals_context(self.request, self.site))  # votes/approvals waiting (fix6)
         return context
 
     def post(self, request, pk):
