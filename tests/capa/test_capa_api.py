@@ -67,13 +67,13 @@ def test_self_approval_is_403(plant):
     assert response.status_code == 403 and response.json()["error"]["code"] == "self_approval"
 
 
-def test_wrong_password_is_400(plant):
+def test_wrong_password_is_403_as_on_ncs_and_holds(plant):
     capa = plant.capa()
     plant.save(capa, "D0")
     capa_service.submit_step(capa.pk, "D0", user=plant.engineer)
     response = user_client(plant.engineer2).post(f"/api/v1/capas/{capa.pk}/steps/D0/approve/",
                                                  {"password": "nope", "meaning": "ok"}, format="json")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "signature_password"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "signature_password"
 
 
 def test_reopen_without_reason_is_refused(plant):
