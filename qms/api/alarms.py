@@ -30,6 +30,7 @@ from qms.api.pagination import StandardPagination
 from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids
 from qms.models import Alarm, AlarmEvent, Site
 from qms.services import alarms as alarm_service
+from qms.services.alarm_event_horizon import settled_event_horizon
 from qms.services.alarm_kpis import MAX_DAYS, alarm_kpis
 from qms.services.production_events import TimestampError, parse_timestamp
 
@@ -281,7 +282,9 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
 _EVENTS_RESPONSE = inline_serializer("AlarmEventPage", fields={
     "events": AlarmEventSerializer(many=True),
     "next_after": serializers.IntegerField(help_text=gettext_lazy("pass as `after` to continue")),
-    "has_more": serializers.BooleanField(),
+    "has_more": serializers.BooleanField(help_text=gettext_lazy("ask again at once with `next_after`")),
+    "settled": serializers.BooleanField(help_text=gettext_lazy(
+        "false: events were still being written below the newest id; the page stops before them — ask again")),
 })
 
 
@@ -289,7 +292,7 @@ class AlarmEventLogView(APIView):
     token_scopes = {"GET": READ_SCOPE}
     user_perms = {"GET": "qms.view_alarm"}
 
-    @extend_schema(tags=["alarms"], summary="Alarm events after a cursor (oldest first)",
+    @extend_schema(tags=["alarms"], summary="Alarm events after a cursor (oldest first, never skipping a late commit)",
                    parameters=[
                        OpenApiParameter("site", OpenApiTypes.STR, description=gettext_lazy("site code")),
                        OpenApiParameter("after", OpenApiTypes.INT, description=gettext_lazy(
@@ -301,13 +304,19 @@ class AlarmEventLogView(APIView):
         after = _int_param(request, "after", 0, 0, 2**63 - 1)
         limit = _int_param(request, "limit", 500, 1, EVENTS_PAGE_MAX)
         site = _requested_site(request)
+        # Only ids below which nothing can still commit: a lower id committing late is never skipped.
+        horizon = settled_event_horizon()
+        if not horizon.settled:
+            return Response({"events": [], "next_after": after, "has_more": True, "settled": False})
         events = AlarmEvent.objects.filter(pk__gt=after).order_by("pk")
+        if horizon.up_to is not None:
+            events = events.filter(pk__lte=horizon.up_to)
         events = events.filter(site=site) if site else events.filter(site_id__in=allowed_site_ids(request))
         page = list(events[:limit + 1])
         has_more = len(page) > limit
         page = page[:limit]
         return Response({"events": AlarmEventSerializer(page, many=True).data,
-                         "next_after": page[-1].pk if page else after, "has_more": has_more})
+                         "next_after": page[-1].pk if page else after, "has_more": has_more, "settled": True})
 
 
 class AlarmKpiView(APIView):
