@@ -178,3 +178,63 @@ def test_a_token_never_signs(plant, hold, path):
         "disposition": "release", "password": "x", "meaning": "ok"}, format="json")
 
     assert response.status_code == 403 and response.json()["error"]["code"] == "signature_needs_person"
+
+
+def test_the_detail_embeds_the_first_lots_and_links_the_rest(plant, monkeypatch):
+    monkeypatch.setattr("traceability.api.holds.EMBEDDED_LOTS", 2)
+    for code in ("A", "B", "C"):
+        plant.lot(code)
+    hold = place_hold(plant.site, reason="suspect resin", lots=["A", "B", "C"])
+
+    body = user_client(plant.operator).get(f"/api/v1/holds/{hold.pk}/").json()
+
+    assert [entry["lot"] for entry in body["lots"]] == ["A", "B"]
+    assert body["lot_count"] == 3 and body["lots_truncated"] is True
+    assert body["lots_url"] == f"/api/v1/holds/{hold.pk}/lots/"
+
+
+def test_a_small_hold_embeds_all_its_lots(plant, hold):
+    body = user_client(plant.operator).get(f"/api/v1/holds/{hold.pk}/").json()
+
+    assert len(body["lots"]) == 2 and body["lots_truncated"] is False
+
+
+def test_the_lots_endpoint_pages_every_lot_by_cursor(plant):
+    codes = [f"L{n:02d}" for n in range(5)]
+    for code in codes:
+        plant.lot(code)
+    hold = place_hold(plant.site, reason="suspect resin", lots=codes)
+    client = user_client(plant.operator)
+
+    seen, url = [], f"/api/v1/holds/{hold.pk}/lots/?page_size=2"
+    while url:
+        page = client.get(url).json()
+        assert len(page["results"]) <= 2
+        seen += [entry["lot"] for entry in page["results"]]
+        url = page["next"]
+
+    assert sorted(seen) == codes and len(seen) == len(set(seen))
+
+
+def test_the_lots_endpoint_filters_by_disposition(plant, hold):
+    HoldLot.objects.filter(hold=hold, lot__code="A").update(disposition="scrap")
+
+    page = user_client(plant.operator).get(f"/api/v1/holds/{hold.pk}/lots/?disposition=held").json()
+
+    assert [entry["lot"] for entry in page["results"]] == ["B"]
+
+
+def test_the_lots_endpoint_names_a_bad_disposition(plant, hold):
+    response = user_client(plant.operator).get(f"/api/v1/holds/{hold.pk}/lots/?disposition=gone")
+
+    assert response.status_code == 400 and "disposition" in response.json()["error"]["details"]
+
+
+def test_the_lots_of_another_sites_hold_are_404(plant, hold):
+    assert user_client(plant.foreign_engineer).get(f"/api/v1/holds/{hold.pk}/lots/").status_code == 404
+
+
+def test_a_token_with_the_holds_scope_reads_the_lots(plant, hold):
+    client, _token = token_client(plant.site, scopes=("holds:write",))
+
+    assert client.get(f"/api/v1/holds/{hold.pk}/lots/").json()["results"][0]["lot"] in {"A", "B"}

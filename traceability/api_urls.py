@@ -6,6 +6,7 @@ from traceability.api.holds import (
     HoldDetailView,
     HoldListView,
     HoldLotDisposeView,
+    HoldLotsView,
     HoldReleaseView,
 )
 from traceability.api.trace import LotSerialsView, LotTraceView, SerialDetailView
@@ -32,6 +33,7 @@ urlpatterns = [
     path("genealogy/", GenealogyView.as_view(), name="api-genealogy"),
     path("holds/", HoldListView.as_view(), name="api-holds"),
     path("holds/<int:hold_id>/", HoldDetailView.as_view(), name="api-hold"),
+    path("holds/<int:hold_id>/lots/", HoldLotsView.as_view(), name="api-hold-lots"),
     path("holds/<int:hold_id>/lots/<str:lot_code>/dispose/", HoldLotDisposeView.as_view(), name="api-hold-lot-dispose"),
     path("holds/<int:hold_id>/release/", HoldReleaseView.as_view(), name="api-hold-release"),
     path("holds/<int:hold_id>/close-window/", HoldCloseWindowView.as_view(), name="api-hold-close-window"),

@@ -1,4 +1,5 @@
-"""Holds over REST: list/place, detail with the held lots, e-signed decisions, release, closing the window.
+"""Holds over REST: list/place, detail with the first held lots (all of them paged at /holds/{id}/lots/), e-signed
+decisions, release, closing the window.
 
 Views only translate (codes → objects within the requester's sites, service call, representation); the rules live in
 traceability.services.holds. A HoldError becomes {"error": {"code", "message", "details"}} with the status below.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,6 +29,8 @@ from traceability.services.holds import HoldError
 from traceability.services.lookup import iso
 
 HOLDS_WRITE = "holds:write"
+# The detail embeds this many lots; a hold may have tens of thousands (a propagated freeze), read them paged.
+EMBEDDED_LOTS = 100
 
 STATUS_OF = {
     "not_found": status.HTTP_404_NOT_FOUND,
@@ -110,9 +115,12 @@ def hold_lot_body(entry: HoldLot) -> dict:
 
 
 def hold_detail(hold_id: int, request) -> dict:
+    """The hold with its first EMBEDDED_LOTS lots (nearest first); all of them page by page at `lots_url`."""
     hold = with_counts(scoped_holds(request)).get(pk=hold_id)
-    entries = hold.lots.select_related("lot", "signature").order_by("depth", "lot__code")
-    return {**hold_body(hold), "lots": [hold_lot_body(entry) for entry in entries]}
+    entries = list(hold.lots.select_related("lot", "signature").order_by("depth", "lot__code")[:EMBEDDED_LOTS])
+    return {**hold_body(hold), "lots": [hold_lot_body(entry) for entry in entries],
+            "lots_truncated": hold.lot_count > len(entries),
+            "lots_url": reverse("api-hold-lots", args=[hold.pk])}
 
 
 def validated(serializer_class, request) -> dict:
@@ -201,6 +209,40 @@ class HoldDetailView(HoldApiMixin, APIView):
     def get(self, request, hold_id: int):
         scoped_hold(request, hold_id)
         return Response(hold_detail(hold_id, request))
+
+
+class HoldLotsPagination(CursorPagination):
+    """Keyset pages over the hold's lots in the order they joined it: stable while lots join (an open window), no
+    OFFSET scans on a hold of 50,000 lots."""
+
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 5000
+    ordering = ("id",)
+
+
+class HoldLotsView(HoldApiMixin, APIView):
+    """GET: every lot of the hold, cursor-paginated (`next` / `previous` links); filter `disposition`."""
+
+    token_scopes = {"GET": HOLDS_WRITE}
+    user_perms = {"GET": "traceability.view_hold"}
+
+    @extend_schema(operation_id="hold_lots", responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter("disposition", str, enum=HoldLot.Disposition.values),
+        OpenApiParameter("cursor", str), OpenApiParameter("page_size", int, description="1…5000, default 500")])
+    def get(self, request, hold_id: int):
+        hold = scoped_hold(request, hold_id)
+        entries = hold.lots.select_related("lot", "signature")
+        disposition = request.query_params.get("disposition")
+        if disposition:
+            if disposition not in HoldLot.Disposition.values:
+                raise ApiError(_("Unknown disposition %(value)r; one of: %(choices)s.")
+                               % {"value": disposition, "choices": ", ".join(HoldLot.Disposition.values)},
+                               code="validation_error", details={"disposition": [_("Unknown disposition.")]})
+            entries = entries.filter(disposition=disposition)
+        paginator = HoldLotsPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response([hold_lot_body(entry) for entry in page])
 
 
 class HoldLotDisposeView(HoldApiMixin, APIView):
