@@ -2,7 +2,8 @@
 
 The AlarmEvent id is the cursor. PostgreSQL hands out sequence ids at insert, not at commit, so an event with a
 lower id can become visible after a higher one was already delivered. A reader therefore re-reads an overlap below
-its cursor — ids within OVERLAP_IDS of it, written within LATE_COMMIT_S — and drops the ids it has already sent
+its cursor — ids within OVERLAP_IDS of it, written (`created_at`, the database's clock; not `at`, which for a rule's
+clear is the source timestamp) within LATE_COMMIT_S — and drops the ids it has already sent
 (`FeedCursor.seen`). A transaction that stays open longer than LATE_COMMIT_S, or that commits after more than
 OVERLAP_IDS later events of the site, can still be missed by the stream; the page's reload (or a `resync`) shows it.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Max, Q
+from django.db.models import DateTimeField, ExpressionWrapper, Max, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from qms.models import AlarmEvent
@@ -57,8 +59,7 @@ def latest_event_id(site_id: int) -> int:
 def unsent_events(feed: FeedCursor, *, limit: int = BATCH, now=None) -> list[AlarmEvent]:
     """Events of the page's scope it has not been sent: everything above the cursor, plus recently written ones in
     the overlap below it (late commits). Oldest first, at most `limit`."""
-    now = now or timezone.now()
-    late_enough = Q(id__gt=feed.cursor) | Q(at__gte=now - timedelta(seconds=LATE_COMMIT_S))
+    late_enough = Q(id__gt=feed.cursor) | Q(created_at__gte=_written_since(now))
     # The id range first, on its own: one range scan of the (site, id) index, the OR only filters within it.
     candidates = scoped_events(feed.site_id, feed.line_id).filter(id__gt=feed.cursor - OVERLAP_IDS).filter(late_enough)
     ids = [i for i in candidates.order_by("id").values_list("id", flat=True)[: limit + len(feed.seen)]
@@ -66,6 +67,14 @@ def unsent_events(feed: FeedCursor, *, limit: int = BATCH, now=None) -> list[Ala
     if not ids:
         return []
     return list(AlarmEvent.objects.filter(id__in=ids).order_by("id"))
+
+
+def _written_since(now=None):
+    """The start of the late-commit overlap, by the database's clock (the one `created_at` is written with) unless
+    the caller names `now`."""
+    if now is not None:
+        return now - timedelta(seconds=LATE_COMMIT_S)
+    return ExpressionWrapper(Now() - timedelta(seconds=LATE_COMMIT_S), output_field=DateTimeField())
 
 
 def pending_count(feed: FeedCursor) -> int:

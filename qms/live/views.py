@@ -47,6 +47,13 @@ def live_page_state(site, line) -> dict:
     return {"cursor": cursor, "alarms": snapshots}
 
 
+def awaits_acknowledgement(snapshot: dict) -> bool:
+    """Counted on the page: not acknowledged yet, whether still active or already cleared (a cleared alarm cannot be
+    closed before someone acknowledges it), not closed, not shelved. The page's script counts the same way."""
+    return (snapshot["acknowledged_at"] is None and snapshot["state"] != Alarm.State.CLOSED
+            and not snapshot.get("shelved"))
+
+
 def live_page_labels() -> dict:
     """Every word the page's script shows, translated here (the script holds no user-facing text)."""
     return {
@@ -56,6 +63,8 @@ def live_page_labels() -> dict:
         "soundOff": _("Enable sound"), "soundOn": _("Sound on"), "title": _("Alarms"),
         "acknowledgedBy": _("by %(user)s"), "failed": _("Could not acknowledge: %(message)s"),
         "reloading": _("Too much was missed — reloading the list…"),
+        "sessionExpired": _("your session has expired or you may no longer do this — sign in again and retry"),
+        "unexpectedReply": _("the server did not answer as expected — reload the page and retry"),
     }
 
 
@@ -71,7 +80,7 @@ class AlarmLiveView(SitePageMixin, TemplateView):
         query = urlencode({"site": self.site.code, **({"line": line.code} if line else {})})
         context.update(
             lines=lines, line=line, labels=live_page_labels(), initial=state["alarms"], cursor=state["cursor"],
-            unacknowledged=sum(1 for a in state["alarms"] if a["state"] == Alarm.State.ACTIVE_UNACKNOWLEDGED),
+            unacknowledged=sum(1 for a in state["alarms"] if awaits_acknowledgement(a)),
             can_respond=self.request.user.has_perm("qms.change_alarm"),
             live_config={"cursor": state["cursor"], "query": query, "sounding": SOUNDING_SEVERITIES,
                          "timeZone": self.site.timezone or "",

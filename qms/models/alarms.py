@@ -6,6 +6,7 @@ instead of raising another — the partial unique constraint makes that hold und
 """
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from .dictionary import Characteristic
@@ -125,6 +126,9 @@ class AlarmEvent(models.Model):
     actor = models.CharField(_("by"), max_length=150)
     comment = models.CharField(_("comment"), max_length=500, blank=True)
     snapshot = models.JSONField(_("snapshot"), default=dict)
+    # When the row was written, by the database's clock — unlike `at`, the moment of the transition, which for a
+    # rule's clear is the source timestamp of the good value. The live feed's late-commit overlap keys on this.
+    created_at = models.DateTimeField(_("written at"), db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["id"]

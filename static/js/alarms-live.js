@@ -112,7 +112,8 @@
       rows.appendChild(empty);
     }
     list.forEach(function (a) { rows.appendChild(row(a)); });
-    var unacknowledged = list.filter(function (a) { return a.state === "active_unacknowledged" && !a.shelved; }).length;
+    // Everyone still owes an acknowledgement, cleared or not (a cleared alarm cannot be closed before it).
+    var unacknowledged = list.filter(function (a) { return !a.acknowledged_at && !a.shelved; }).length;
     countNode.textContent = String(unacknowledged);
     countNode.parentNode.classList.toggle("has-unacknowledged", unacknowledged > 0);
     document.title = (unacknowledged ? "(" + unacknowledged + ") " : "") + baseTitle;
@@ -161,15 +162,23 @@
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": form.elements.csrfmiddlewaretoken.value }
     }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      // An expired session answers with the login page (HTML) or a 403 page, not with our JSON.
+      var expired = response.redirected || response.status === 401 || response.status === 403;
+      return response.json().then(function (body) { return { ok: response.ok, body: body, expired: expired }; },
+                                  function () { return { ok: false, body: null, expired: expired }; });
     }).then(function (result) {
-      if (result.ok) {
+      if (result.ok && result.body && result.body.alarm) {
         if (merge(result.body.alarm, alarms[result.body.alarm.id] && alarms[result.body.alarm.id].shelved)) { render(); }
-      } else {
-        note.textContent = fmt(L.failed, { message: result.body.error.message });
-        button.disabled = false;
+        return;
       }
-    }).catch(function () { button.disabled = false; });
+      var error = result.body && result.body.error;
+      note.textContent = fmt(L.failed, { message: error && error.message ? error.message
+        : (result.expired ? L.sessionExpired : L.unexpectedReply) });
+      button.disabled = false;
+    }).catch(function () {
+      note.textContent = fmt(L.failed, { message: L.unexpectedReply });
+      button.disabled = false;
+    });
   }
 
   // ---- websocket ---------------------------------------------------------------------------------------------

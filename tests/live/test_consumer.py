@@ -124,8 +124,10 @@ def _raise_at(site, number, now):
     from qms.services.alarms import raise_alarm
 
     with because("test alarm"):
-        return raise_alarm(site=site, source_key=f"test:{number}", alarm_type="deviation", severity="major",
-                           title=f"old #{number}", trigger_ts=now, now=now)
+        raised = raise_alarm(site=site, source_key=f"test:{number}", alarm_type="deviation", severity="major",
+                             title=f"old #{number}", trigger_ts=now, now=now)
+    AlarmEvent.objects.filter(pk=raised.event_id).update(created_at=now)  # written then, not just now
+    return raised
 
 
 async def test_a_page_too_far_behind_is_told_to_resync(plant, layer, monkeypatch):
