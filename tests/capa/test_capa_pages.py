@@ -76,7 +76,7 @@ def test_wrong_password_is_shown_next_to_the_password(plant, client):
     capa_service.submit_step(capa.pk, "D0", user=plant.engineer)
     response = client_for(client, plant.engineer2).post(f"/capas/{capa.pk}/steps/D0/approve/",
                                                         {"password": "nope", "meaning": "ok"})
-    assert response.status_code == 400 and 'id="error-D0-password"' in response.content.decode()
+    assert response.status_code == 403 and 'id="error-D0-password"' in response.content.decode()
 
 
 def test_approve_and_reopen_through_the_forms(plant, client):
