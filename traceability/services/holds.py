@@ -39,7 +39,7 @@ from qms.audit.context import current_actor
 from qms.auth.scoping import allowed_site_ids
 from qms.models import Disposition as NcDisposition
 from qms.models import Equipment, ESignature, Site
-from qms.services.esignature import SignatureError, sign
+from qms.services.esignature import SignatureError, records_failed_signatures, sign
 from traceability.models import Hold, HoldLot, Lot, LotRun
 from traceability.seams import hold_changed
 from traceability.services.genealogy import (
@@ -204,6 +204,7 @@ def close_alarm_windows(alarm_id: int, *, end: datetime) -> list[Hold]:
 # --- decisions -----------------------------------------------------------------------------------------------------
 
 
+@records_failed_signatures
 def dispose_hold_lot(hold_lot_id: int, *, disposition: str, user, password: str, meaning: str, comment: str = "",
                      version: int | None = None) -> HoldLot:
     """Decide on one held lot, e-signed. `version` (optional) is the HoldLot version the decider saw: if the lot
@@ -267,6 +268,7 @@ def decide_lots_by_disposition(nc_disposition: NcDisposition, hold_lot_ids: Sequ
     return decided
 
 
+@records_failed_signatures
 def release_hold(hold_id: int, *, user, password: str, meaning: str, comment: str = "",
                  now: datetime | None = None) -> Hold:
     """Release every still-held lot with one signature and end the hold (an open window closes now). Lots in rework
