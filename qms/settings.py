@@ -180,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
 ALARM_REPEAT_EVENT_INTERVAL_S = float(os.environ.get("QP_ALARM_REPEAT_EVENT_INTERVAL_S", "1"))
 ALARM_SHELVE_MAX_HOURS = float(os.environ.get("QP_ALARM_SHELVE_MAX_HOURS", "24"))
 ALARM_ESCALATION_MAX_LEVEL = int(os.environ.get("QP_ALARM_ESCALATION_MAX_LEVEL", "3"))
+# Longest wait of GET /api/v1/alarms/events/ for transactions still writing alarm events (settled horizon).
+ALARM_EVENTS_SETTLE_WAIT_S = float(os.environ.get("QP_ALARM_EVENTS_SETTLE_WAIT_S", "2"))
 # Nonconformances (docs/nonconformance.md): MRB approvals needed per NC severity; attachment size limit in bytes.
 NC_MRB_APPROVALS = {"critical": 2, "major": 2, "minor": 1}
 NC_ATTACHMENT_MAX_BYTES = int(os.environ.get("QP_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
