@@ -56,3 +56,23 @@ def test_seed_demo_gives_every_characteristic_a_chart_with_limits_from_its_histo
     assert with_limits == set(Characteristic.objects.values_list("pk", flat=True))
     assert LimitRevision.objects.filter(method="baseline").exists()
     assert "Charts: 33 configured" in output
+
+
+@pytest.mark.django_db
+def test_seed_demo_installs_the_seed_reaction_rule_for_every_machine():
+    from qms.demo.rules import HOLD_CONNECTOR, rule_name
+    from qms.models import ReactionRule
+
+    run_seed(hours=0)
+
+    rules = {rule.name: rule for rule in ReactionRule.objects.select_related("writeback_connector")}
+    assert set(rules) == {rule_name(machine) for machine in ("IMM01", "IMM02", "IMM03")}
+    for machine in ("IMM01", "IMM02", "IMM03"):
+        rule = rules[rule_name(machine)]
+        assert (rule.enabled, rule.trigger, rule.threshold, rule.characteristic_pattern, rule.severity) == (
+            True, "deviation", 3.0, f"{machine}.BARREL_Z*.TEMP", "critical")
+        assert (rule.freeze, rule.freeze_from, rule.freeze_propagate_forward, rule.open_nc_draft) == (
+            True, "last_good", True, True)
+        assert (rule.hold_command, rule.writeback_connector.name, rule.writeback_connector.shadow_mode,
+                rule.writeback_target) == (True, HOLD_CONNECTOR, True, f"hold/{machine}")
+        assert {group.name for group in rule.notify_groups.all()} == {"supervisor"}

@@ -81,22 +81,20 @@ def plant(stack_processes) -> Plant:
     site = Site.objects.get(code=SITE)
     for username, password in PASSWORDS.items():
         get_user_model().objects.filter(username=username).update(password=make_password(password, hasher=QuickPBKDF2()))
-    install_seed_rules(site)
+    assert_seed_rules(site)
     _token, raw = issue_token(name="MES-E2E", site=site, scopes=["verdicts:read"])
     stack_processes.note("plant ready")
     return Plant(site=site, mes_token=raw)
 
 
-def install_seed_rules(site) -> None:
-    """The seed's rule (barrel zone beyond nominal ±3 °C → critical alarm, freeze, NC draft, hold to MES), unless
-    seed_demo installed it already."""
+def assert_seed_rules(site) -> None:
+    """seed_demo must have installed the seed's rule for IMM02 (barrel zone beyond nominal ±3 °C → critical alarm,
+    freeze, NC draft, hold to MES): the scenario runs on what the seed installs, never on a rule of its own."""
+    from qms.demo.rules import rule_name
     from qms.models import ReactionRule
 
-    if ReactionRule.objects.filter(site=site).exists():
-        return
-    from qms.demo.rules import install_seed_rules as install
-
-    install(site)
+    assert ReactionRule.objects.filter(site=site, name=rule_name("IMM02"), enabled=True).exists(), \
+        "seed_demo did not install the seed reaction rule for IMM02"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e import scenario
 from tests.e2e.clients import AlarmFeed, BrowserSession, MesClient
-from tests.e2e.conftest import PASSWORDS, SITE
+from tests.e2e.conftest import PASSWORDS, SITE, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,8 @@ MEANING = "released after re-inspection"
 
 
 def test_drift_on_imm02_alarms_the_supervisor_holds_its_lots_and_a_signed_release_frees_one(plant, stack):
-    from qms.models import Alarm, AuditEntry, ESignature
+    from connectors.models import WriteBackCommand
+    from qms.models import Alarm, AuditEntry, ESignature, Nonconformance
     from traceability.models import HoldLot
 
     production = scenario.start_production(plant.site)
@@ -47,6 +48,11 @@ def test_drift_on_imm02_alarms_the_supervisor_holds_its_lots_and_a_signed_releas
     alarm = Alarm.objects.get(pk=alarm_id)
     assert alarm.trigger_ts >= source_ts - timedelta(milliseconds=1), "the alarm names the offending value's time"
     assert alarm.acknowledged_by.username == "supervisor" and alarm.contained_at is not None
+    command = WriteBackCommand.objects.get(idempotency_key=f"alarm-{alarm_id}-hold")
+    assert command.status == "shadow" and set(scenario.SUSPECT) <= set(command.value["lots"]), \
+        f"the hold command to MES names the held lots: {command.value}"
+    wait_for(lambda: Nonconformance.objects.filter(alarm_id=alarm_id, state="draft").exists(),
+             scenario.ALARM_TIMEOUT_S, "the NC draft the rule opens for the alarm")
 
     held = HoldLot.objects.select_related("hold").get(lot=production.lots["E2E-IMM02-A"], hold__alarm_id=alarm_id)
     dispose = f"/api/v1/holds/{held.hold_id}/lots/E2E-IMM02-A/dispose/"
