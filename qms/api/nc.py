@@ -34,7 +34,6 @@ STATUS_OF = {
     "separation_of_duties": status.HTTP_403_FORBIDDEN,
     "signature_password": status.HTTP_403_FORBIDDEN,
     "signature_user": status.HTTP_403_FORBIDDEN,
-    "hold_not_permitted": status.HTTP_403_FORBIDDEN,
     "stale": status.HTTP_409_CONFLICT,
     "illegal_transition": status.HTTP_409_CONFLICT,
     "lots_locked": status.HTTP_409_CONFLICT,
@@ -45,7 +44,14 @@ STATUS_OF = {
     "has_approved_dispositions": status.HTTP_409_CONFLICT,
     "disposition_decided": status.HTTP_409_CONFLICT,
     "already_voted": status.HTTP_409_CONFLICT,
+    # An approved disposition decides the lot's held entries (traceability.services.holds.decide_lots_by_disposition):
+    # a held entry decided meanwhile is a conflict; the others are invariant breaches of that hand-over (the vote's
+    # signature is the authority, so no permission question arises) — refused as conflicts, nothing changed.
     "hold_already_decided": status.HTTP_409_CONFLICT,
+    "hold_not_permitted": status.HTTP_409_CONFLICT,
+    "hold_disposition_not_approved": status.HTTP_409_CONFLICT,
+    "hold_not_in_disposition": status.HTTP_409_CONFLICT,
+    "hold_invalid_disposition": status.HTTP_409_CONFLICT,
     "code_taken": status.HTTP_409_CONFLICT,
     "severity_locked": status.HTTP_409_CONFLICT,
     "open_actions": status.HTTP_409_CONFLICT,

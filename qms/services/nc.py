@@ -807,9 +807,12 @@ def _dispose_held_lots(nc, disposition, hold_lot_ids, signature) -> None:
     try:
         decide_lots_by_disposition(disposition, hold_lot_ids, decision=decision, signature=signature)
     except HoldError as error:
-        raise NcError(f"hold_{error.code}",
-                      _("The held lot %(lot)s could not be decided: %(message)s") % {
-                          "lot": disposition.nc_lot.lot.code, "message": error.message},
+        if error.code == "already_decided":  # another decider was first: reload and look again
+            message = _("The held lot %(lot)s could not be decided: %(message)s Nothing was changed.")
+        else:  # the hand-over of the approved disposition to the hold broke an invariant: not the voter's doing
+            message = _("The held lot %(lot)s could not be decided: %(message)s Nothing was changed; please report "
+                        "this to an administrator.")
+        raise NcError(f"hold_{error.code}", message % {"lot": disposition.nc_lot.lot.code, "message": error.message},
                       details={"hold_error": error.code}) from None
 
 
