@@ -108,6 +108,11 @@ class SignatureForm(forms.Form):
     meaning = forms.CharField(label=_("Meaning of the signature"), max_length=300, required=False)
 
 
+class CloseForm(SignatureForm):
+    # The NC version the signer reviewed: a change after the page was loaded refuses the signature (stale).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 

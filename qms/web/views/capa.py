@@ -25,6 +25,7 @@ from qms.services.capa_errors import effectiveness_reason_message, problem_messa
 from qms.services.nc_errors import NcError
 from qms.web.access import SitePageMixin
 from qms.web.history import version_history
+from qms.web.signing import stale_means_unsigned
 
 FIVE_W_TWO_H_LABELS = {
     "what": gettext_lazy("What is the problem?"), "where": gettext_lazy("Where was it seen?"),
@@ -161,8 +162,10 @@ class CapaDetailView(SitePageMixin, View):
         capa_service.submit_step(capa.pk, step, user=request.user)
 
     def do_approve(self, request, capa, step):
-        capa_service.approve_step(capa.pk, step, user=request.user, password=request.POST.get("password", ""),
-                                  meaning=request.POST.get("meaning", ""))
+        with stale_means_unsigned():
+            capa_service.approve_step(capa.pk, step, user=request.user, password=request.POST.get("password", ""),
+                                      meaning=request.POST.get("meaning", ""),
+                                      expected_version=request.POST.get("version"))
 
     def do_reopen(self, request, capa, step):
         capa_service.reopen_step(capa.pk, step, user=request.user, reason=request.POST.get("reason", ""))
@@ -206,8 +209,9 @@ class CapaDetailView(SitePageMixin, View):
         capa_service.check_effectiveness(capa.pk, user=request.user)
 
     def do_close(self, request, capa, step):
-        capa_service.close_capa(capa.pk, user=request.user, password=request.POST.get("password", ""),
-                                meaning=request.POST.get("meaning", ""))
+        with stale_means_unsigned():
+            capa_service.close_capa(capa.pk, user=request.user, password=request.POST.get("password", ""),
+                                    meaning=request.POST.get("meaning", ""), expected_version=request.POST.get("version"))
 
     def do_cancel(self, request, capa, step):
         capa_service.cancel_capa(capa.pk, user=request.user, reason=request.POST.get("reason", ""))

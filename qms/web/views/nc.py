@@ -24,6 +24,7 @@ from qms.web.access import SitePageMixin
 from qms.web.forms.nc import (
     AttachmentForm,
     CancelForm,
+    CloseForm,
     DefectCodeForm,
     NcEditForm,
     NcFilterForm,
@@ -34,6 +35,7 @@ from qms.web.forms.nc import (
     lots_as_text,
 )
 from qms.web.history import version_history
+from qms.web.signing import stale_means_unsigned
 
 NC_FIELDS = ("title", "source", "severity", "product", "line", "equipment", "operation", "characteristic",
              "detection_point", "defect_codes", "description", "containment")
@@ -186,11 +188,17 @@ class NcActionView(SitePageMixin, View):
         return redirect("nc-detail", pk=pk)
 
 
+def close_reviewed_nc(nc_id: int, *, user, password: str, meaning: str, version: int | None = None):
+    """close_nc with the version the signer reviewed on the page."""
+    with stale_means_unsigned():
+        return nc_service.close_nc(nc_id, user=user, password=password, meaning=meaning, expected_version=version)
+
+
 TRANSITIONS = {
     "open": (nc_service.open_nc, forms.Form, _("opened")),
     "start-disposition": (nc_service.start_disposition, forms.Form, _("in disposition")),
     "complete-disposition": (nc_service.complete_disposition, forms.Form, _("dispositioned")),
-    "close": (nc_service.close_nc, SignatureForm, _("closed, signed")),
+    "close": (close_reviewed_nc, CloseForm, _("closed, signed")),
     "cancel": (nc_service.cancel_nc, CancelForm, _("cancelled")),
 }
 
