@@ -64,6 +64,8 @@ class LiveState:
             data, points, extra, carry = self._few_individuals(new_points)
         else:
             data = _chart_data(self.limits, new_points)
+            if len(data) == 0:  # nothing new (subgroup statistics cannot reduce over zero subgroups)
+                return [], self
             points, extra, carry = chart_statistics(self.limits, data, self.carry)
         count = len(data)
         if count == 0:

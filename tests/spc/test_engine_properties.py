@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from spc.engine import EngineInputError, analyze, evaluate
@@ -196,6 +196,8 @@ def test_incremental_evaluation_fires_exactly_the_batch_signals(case, random):
 
 @SETTINGS
 @given(case=live_cases(), cut=st.floats(0, 1))
+@example(case=("xbar_r", [[0.0] * 5, [0.0] * 5], ["WE1"]), cut=1.0)  # nothing new after the whole history
+@example(case=("xbar_s", [[0.0] * 5, [0.0] * 5], ["WE1"]), cut=1.0)
 def test_state_built_from_history_continues_like_the_batch(case, cut):
     chart, data, rules = case
     with np.errstate(all="ignore"):
