@@ -29,6 +29,7 @@ from qms.api.events import StrictFieldsMixin, query_timestamp
 from qms.api.pagination import StandardPagination
 from qms.auth.scoping import SiteScopedQuerysetMixin, allowed_site_ids
 from qms.models import Alarm, AlarmEvent, Site
+from qms.services import alarm_text
 from qms.services import alarms as alarm_service
 from qms.services.alarm_event_horizon import settled_event_horizon
 from qms.services.alarm_kpis import MAX_DAYS, alarm_kpis
@@ -39,9 +40,14 @@ EVENTS_PAGE_MAX = 1000
 
 
 class AlarmEventSerializer(serializers.ModelSerializer):
+    snapshot = serializers.SerializerMethodField()  # title/message in the request's language
+
     class Meta:
         model = AlarmEvent
         fields = ["id", "alarm", "kind", "at", "actor", "comment", "snapshot"]
+
+    def get_snapshot(self, event) -> dict:
+        return alarm_text.localize_snapshot(dict(event.snapshot or {}))
 
 
 class AlarmSerializer(serializers.ModelSerializer):
@@ -52,6 +58,8 @@ class AlarmSerializer(serializers.ModelSerializer):
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     shelved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    title = serializers.SerializerMethodField()  # in the request's language (the stored title is the English one)
+    message = serializers.SerializerMethodField()
     time_to_acknowledge_s = serializers.SerializerMethodField()
     time_to_contain_s = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -64,6 +72,12 @@ class AlarmSerializer(serializers.ModelSerializer):
                   "contained_at", "cleared_at", "closed_at", "closed_by", "shelved_until", "shelved_reason",
                   "shelved_by", "escalation_level", "escalated_at", "version", "time_to_acknowledge_s",
                   "time_to_contain_s", "url"]
+
+    def get_title(self, alarm) -> str:
+        return alarm_text.alarm_title(alarm)
+
+    def get_message(self, alarm) -> str:
+        return alarm_text.alarm_message(alarm)
 
     def get_time_to_acknowledge_s(self, alarm) -> float | None:
         return _seconds(alarm.raised_at, alarm.acknowledged_at)

@@ -14,6 +14,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import trans_real
 
 from qms.auth.scoping import allowed_site_ids
 from qms.live import feed
@@ -30,6 +33,22 @@ POLL_S = 5.0
 def _query(scope) -> dict[str, str]:
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return {key: values[-1] for key, values in params.items() if values}
+
+
+def language_of(scope) -> str:
+    """The page's language, as LocaleMiddleware chose it for the page: the language cookie, else Accept-Language,
+    else the site default."""
+    cookie = (scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME)
+    candidates = [cookie] if cookie else []
+    headers = dict(scope.get("headers") or [])
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    candidates += [code for code, _quality in trans_real.parse_accept_lang_header(accept) if code != "*"]
+    for code in candidates:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def resolve_scope(user, site_code: str, line_code: str) -> tuple[int, int | None] | int:
@@ -49,6 +68,7 @@ def resolve_scope(user, site_code: str, line_code: str) -> tuple[int, int | None
 class AlarmFeedConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.group = self.reader = self.poller = None
+        self.language = language_of(self.scope)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=FORBIDDEN)
@@ -131,7 +151,8 @@ class AlarmFeedConsumer(AsyncJsonWebsocketConsumer):
                 return sent
 
     def _read(self) -> list[dict]:
-        return [feed.event_message(event) for event in feed.unsent_events(self.feed)]
+        with translation.override(self.language):  # titles rendered for this reader
+            return [feed.event_message(event) for event in feed.unsent_events(self.feed)]
 
     async def _poll(self):
         while True:

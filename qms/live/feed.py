@@ -17,6 +17,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from qms.models import AlarmEvent
+from qms.services.alarm_text import localize_snapshot
 
 OVERLAP_IDS = 1000
 LATE_COMMIT_S = 30
@@ -97,7 +98,7 @@ def is_shelved(snapshot: dict, now=None) -> bool:
 
 
 def event_message(event: AlarmEvent, now=None) -> dict:
-    snapshot = dict(event.snapshot or {})
+    snapshot = localize_snapshot(dict(event.snapshot or {}))  # written in the writer's language; read in ours
     snapshot.setdefault("id", event.alarm_id)
     return {"id": event.id, "kind": event.kind, "at": event.at.isoformat(), "actor": event.actor,
             "comment": event.comment, "shelved": is_shelved(snapshot, now), "snapshot": snapshot}

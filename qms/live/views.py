@@ -20,6 +20,7 @@ from qms.live import feed
 from qms.live.forms import AcknowledgeForm, ClearForm, CloseForm, ShelveForm
 from qms.models import Alarm, Line
 from qms.services import alarms as alarm_services
+from qms.services.alarm_text import alarm_message, alarm_title
 from qms.web.access import SitePageMixin
 
 SOUNDING_SEVERITIES = ("critical", "major")
@@ -113,6 +114,8 @@ class AlarmDetailView(SitePageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         alarm = self.get_object_in_sites(_alarms_with_relations(), pk=self.kwargs["pk"])
+        # In the reader's language (the stored title is the English fallback); never saved from here.
+        alarm.title, alarm.message = alarm_title(alarm), alarm_message(alarm)
         holds = [{"hold": hold, "url": _hold_url(hold.pk), "lots": hold.lots.count()}
                  for hold in alarm.holds.order_by("placed_at")]
         forms = kwargs.get("forms", {})
@@ -125,7 +128,7 @@ class AlarmDetailView(SitePageMixin, TemplateView):
             acknowledge_form=forms.get("acknowledge", AcknowledgeForm()),
             shelve_form=forms.get("shelve", ShelveForm()),
             clear_form=forms.get("clear", ClearForm()), close_form=forms.get("close", CloseForm()),
-            evidence=sorted((alarm.evidence or {}).items()),
+            evidence=sorted((key, value) for key, value in (alarm.evidence or {}).items() if key != "text"),
             time_to_acknowledge=response_time(alarm.raised_at, alarm.acknowledged_at),
             time_to_contain=response_time(alarm.trigger_ts, alarm.contained_at),
         )

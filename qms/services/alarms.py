@@ -28,6 +28,7 @@ from qms import seams
 from qms.audit.chain import record_audit
 from qms.audit.context import Actor, actor_for_user, current_actor
 from qms.models import Alarm, AlarmEvent, AuditEntry
+from qms.services import alarm_text
 
 SEVERITY_RANK = {
     Alarm.Severity.WARNING: 1,
@@ -109,8 +110,9 @@ def alarm_snapshot(alarm: Alarm) -> dict:
         "alarm_type": alarm.alarm_type,
         "severity": alarm.severity,
         "state": alarm.state,
-        "title": alarm.title,
-        "message": alarm.message,
+        "title": alarm_text.alarm_title(alarm),  # in the active language; `text` lets a reader re-render it
+        "message": alarm_text.alarm_message(alarm),
+        "text": alarm_text.stored_text(alarm) or None,
         "trigger_ts": _iso(alarm.trigger_ts),
         "trigger_value": alarm.trigger_value,
         "raised_at": _iso(alarm.raised_at),

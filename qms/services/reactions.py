@@ -37,7 +37,7 @@ from qms.models import Characteristic, Equipment, Measurement, ReactionRule
 from qms.rules import Normal, Trigger
 from qms.rules.spec import DEVIATION, SPEC
 from qms.seams import NcDraftRequest, nc_draft_requested
-from qms.services import rule_cache
+from qms.services import alarm_text, rule_cache
 
 logger = logging.getLogger(__name__)
 NOTIFICATION_KIND = "alarm"
@@ -87,6 +87,7 @@ def react_to_trigger(rule: ReactionRule, trigger: Trigger):
     equipment = _equipment(trigger.equipment_id, characteristic)
     title, message = describe(rule, trigger, characteristic, equipment)
     evidence = _evidence(rule, trigger, characteristic, equipment)
+    evidence["text"] = describe_text(rule, trigger, characteristic, equipment)
     raise_kwargs = dict(
         site=rule.site, source_key=trigger.source_key, alarm_type=trigger.alarm_type, severity=rule.severity,
         title=title, message=message, trigger_ts=trigger.ts, trigger_value=trigger.value, rule=rule,
@@ -235,29 +236,35 @@ def _equipment(equipment_id, characteristic):
 
 
 def describe(rule, trigger: Trigger, characteristic, equipment) -> tuple[str, str]:
-    """The alarm's title and message, in the words a supervisor reads."""
+    """The alarm's title and message, in the words a supervisor reads — in English, whatever language the raising
+    request had active (stored as the fallback); `describe_text` is what the pages render per reader."""
+    text = describe_text(rule, trigger, characteristic, equipment)
+    return alarm_text.render_english(text["title"]), alarm_text.render_english(text["message"])
+
+
+def describe_text(rule, trigger: Trigger, characteristic, equipment) -> dict:
+    """The title and message language-neutral (message id + parameters, see qms.services.alarm_text)."""
     subject = characteristic.code if characteristic is not None else (equipment.code if equipment else "?")
     unit = f" {characteristic.unit}" if characteristic is not None and characteristic.unit else ""
     evidence = trigger.evidence
     if trigger.alarm_type == DEVIATION:
-        title = _("%(subject)s: %(value)s%(unit)s deviates from nominal %(nominal)s by more than ±%(threshold)s") % {
-            "subject": subject, "value": _fmt(trigger.value), "unit": unit, "nominal": _fmt(evidence["nominal"]),
-            "threshold": _fmt(evidence["threshold"])}
+        title = alarm_text.text(alarm_text.DEVIATION, subject=subject, value=_fmt(trigger.value), unit=unit,
+                                nominal=_fmt(evidence["nominal"]), threshold=_fmt(evidence["threshold"]))
     elif trigger.alarm_type == SPEC:
-        title = _("%(subject)s: %(value)s%(unit)s outside the specification [%(lsl)s, %(usl)s]") % {
-            "subject": subject, "value": _fmt(trigger.value), "unit": unit, "lsl": _fmt(evidence.get("lsl")),
-            "usl": _fmt(evidence.get("usl"))}
+        title = alarm_text.text(alarm_text.SPEC, subject=subject, value=_fmt(trigger.value), unit=unit,
+                                lsl=_fmt(evidence.get("lsl")), usl=_fmt(evidence.get("usl")))
     elif trigger.alarm_type == "spc":
-        title = _("%(subject)s: SPC signal %(rule)s on the %(chart)s chart") % {
-            "subject": subject, "rule": evidence.get("rule", "?"), "chart": evidence.get("chart", "?")}
+        title = alarm_text.text(alarm_text.SPC, subject=subject, rule=str(evidence.get("rule", "?")),
+                                chart=str(evidence.get("chart", "?")))
     elif trigger.alarm_type == "stale":
-        title = _("%(subject)s: no data since %(since)s") % {
-            "subject": subject, "since": evidence.get("last_value_at") or _("ever")}
+        since = evidence.get("last_value_at")
+        title = (alarm_text.text(alarm_text.STALE, subject=subject, since=str(since)) if since
+                 else alarm_text.text(alarm_text.STALE_NEVER, subject=subject))
     else:
-        title = _("%(subject)s: equipment state %(state)s") % {"subject": subject, "state": evidence.get("state")}
-    message = _("Reaction rule “%(rule)s”; %(count)s offending value(s) in the batch, first at %(ts)s.") % {
-        "rule": rule.name, "count": trigger.count, "ts": trigger.ts.isoformat()}
-    return title, message
+        title = alarm_text.text(alarm_text.STATE, subject=subject, state=str(evidence.get("state")))
+    message = alarm_text.text(alarm_text.RULE_MESSAGE, rule=rule.name, count=trigger.count,
+                              ts=trigger.ts.isoformat())
+    return {"title": title, "message": message}
 
 
 def _fmt(value) -> str:
