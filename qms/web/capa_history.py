@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from qms.models import Action, Capa, CapaStep, RootCause
+from qms.web.effectiveness_text import effectiveness_summary
 from qms.web.history import Version, version_history
 
 
@@ -22,14 +23,18 @@ class CapaHistoryEntry:
         return self.version.when
 
 
-def _entries(instance, part: str, anchor: str, limit: int) -> list[CapaHistoryEntry]:
+# The effectiveness figures are stored as JSON; the history shows them as a sentence.
+CAPA_FORMATTERS = {"effectiveness_data": effectiveness_summary}
+
+
+def _entries(instance, part: str, anchor: str, limit: int, formatters=None) -> list[CapaHistoryEntry]:
     return [CapaHistoryEntry(part=part, anchor=anchor, version=version)
-            for version in version_history(instance, limit=limit)]
+            for version in version_history(instance, limit=limit, formatters=formatters)]
 
 
 def capa_history(capa: Capa, limit: int = 60) -> list[CapaHistoryEntry]:
     """Newest first, at most `limit` entries in all."""
-    entries = _entries(capa, _("CAPA"), "", limit)
+    entries = _entries(capa, _("CAPA"), "", limit, CAPA_FORMATTERS)
     for row in CapaStep.objects.filter(capa=capa).order_by("step"):
         entries += _entries(row, f"{row.step} {row.get_step_display()}", f"step-{row.step}", limit)
     cause_ids = set(RootCause.history.filter(capa_id=capa.pk).values_list("id", flat=True))

@@ -21,10 +21,11 @@ from qms.services import capa as capa_service
 from qms.services.approval_notices import pending_approvals_context
 from qms.services.attachments import add_attachment, attachments_of, is_image
 from qms.services.capa import CapaError
-from qms.services.capa_errors import effectiveness_reason_message, problem_message
+from qms.services.capa_errors import problem_message
 from qms.services.nc_errors import NcError
 from qms.web.access import SitePageMixin
-from qms.web.history import version_history
+from qms.web.capa_history import capa_history
+from qms.web.effectiveness_text import defect_rate_text, reason_messages
 from qms.web.signing import stale_means_unsigned
 
 FIVE_W_TWO_H_LABELS = {
@@ -116,9 +117,8 @@ class CapaDetailView(SitePageMixin, View):
         user = request.user
         return render(request, "qms/capa/detail.html", {
             "site": self.site, "capa": capa, "steps": steps, "signatures": _signatures(capa, steps),
-            "effectiveness_reasons": [effectiveness_reason_message(r)
-                                      for r in (capa.effectiveness_data or {}).get("reasons", [])],
-            "defect_rate": _defect_rate_text(capa.effectiveness_data or {}),
+            "effectiveness_reasons": reason_messages(capa.effectiveness_data),
+            "defect_rate": defect_rate_text(capa.effectiveness_data),
             "attachments": [(a, is_image(a)) for a in attachments_of(capa)],
             "may_attach": capa.state == Capa.State.OPEN and user.has_perm("qms.add_attachment"),
             "causes": causes, "actions": actions,
@@ -128,7 +128,7 @@ class CapaDetailView(SitePageMixin, View):
             "characteristics": Characteristic.objects.filter(site=capa.site).order_by("code"),
             "chosen_characteristics": set(capa.characteristics.values_list("pk", flat=True)),
             "root_causes": [c for c in causes if c.is_root_cause],
-            "history": version_history(capa, limit=30), "today": timezone.localdate(),
+            "history": capa_history(capa, limit=60), "today": timezone.localdate(),
         }, status=status)
 
     def post(self, request, pk, operation, step=""):
@@ -244,20 +244,6 @@ def _same_content(stored: dict, posted: dict) -> bool:
             return {k: v for k, v in ((k, meaningful(v)) for k, v in value.items()) if v not in ("", {}, [], None)}
         return value
     return meaningful(stored or {}) == meaningful(posted)
-
-
-def _defect_rate_text(data: dict) -> dict | None:
-    """The defect rates of the effectiveness figures as "0.40 % (2 of 500)", or why there is none."""
-    rates = data.get("defect_rate")
-    if not rates:
-        return None
-
-    def text(period):
-        if not period or period.get("rate") is None:
-            return _("no production in this period")
-        return _("%(rate).2f %% (%(bad)s of %(made)s)") % {
-            "rate": period["rate"] * 100, "bad": f"{period['nonconforming']:g}", "made": f"{period['produced']:g}"}
-    return {"before": text(rates.get("before")), "after": text(rates.get("after"))}
 
 
 def _signatures(capa, steps) -> list[dict]:

@@ -15,6 +15,7 @@ from django.views.generic import TemplateView
 
 from qms.models import Capa, CapaStep, ESignature
 from qms.web.access import SitePageMixin
+from qms.web.effectiveness_text import reason_messages
 
 # Labels for the content keys the CAPA forms store (qms.services.capa TEXT_FIELDS / LIST_FIELDS); an unknown key is
 # shown with its name made readable, so a field added later still prints.
@@ -96,6 +97,7 @@ def report_context(capa: Capa) -> dict:
         "root_causes": list(capa.root_causes.all()), "ncs": list(capa.nonconformances.order_by("number")),
         "team": list(capa.team.order_by("username")), "characteristics": list(capa.characteristics.order_by("code")),
         "effectiveness": capa.effectiveness_data or {}, "printed_at": timezone.now(),
+        "effectiveness_reasons": reason_messages(capa.effectiveness_data),
     }
 
 
