@@ -2,14 +2,16 @@
 
 Nudges carry no data (channels_redis drops group messages over capacity, so nothing may depend on one arriving):
 each one only makes the consumer read the events after its cursor from the database and send them as ONE message.
-While a read is in flight, or during the pause after a send (growing while a storm lasts), further nudges only set
-a flag: a storm of raises costs the browser about one message per COALESCE_MAX_S. A periodic poll makes a lost
-nudge cost seconds, never an alarm.
+Sends are paced by a token bucket: up to SEND_BURST messages go out at once (a supervisor sees each of a few alarms
+the moment it is raised), then at most SEND_RATE per second; while the bucket is empty further nudges only set a
+flag, so a storm of raises costs the browser about SEND_RATE messages per second however many raises it has. A
+periodic poll makes a lost nudge cost seconds, never an alarm.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -25,8 +27,8 @@ from qms.models import Line, Site
 logger = logging.getLogger(__name__)
 
 FORBIDDEN, NOT_FOUND = 4403, 4404
-COALESCE_S = 0.25
-COALESCE_MAX_S = 2.0
+SEND_BURST = 4
+SEND_RATE = 2.0  # messages per second once the burst is spent
 POLL_S = 5.0
 
 
@@ -86,6 +88,7 @@ class AlarmFeedConsumer(AsyncJsonWebsocketConsumer):
         latest = await database_sync_to_async(feed.latest_event_id)(site_id)
         self.feed = feed.FeedCursor(site_id, line_id, cursor=latest if after is None else after)
         self.wanted = False
+        self.tokens, self.refilled_at = float(SEND_BURST), time.monotonic()
         self.group = feed.alarm_group(site_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -122,20 +125,25 @@ class AlarmFeedConsumer(AsyncJsonWebsocketConsumer):
             self.reader = asyncio.ensure_future(self._drain())
 
     async def _drain(self):
-        """Read until no nudge is pending. The first read after a quiet spell goes out at once (latency); after each
-        send the consumer pauses, the pause doubling while a storm keeps finding new events (COALESCE_S up to
-        COALESCE_MAX_S), so a storm costs about one message per COALESCE_MAX_S however many raises it has."""
-        pause = COALESCE_S
+        """Read until no nudge is pending, one token per message sent (see the module docstring)."""
         try:
             while self.wanted:
+                self._refill()
+                if self.tokens < 1:
+                    await asyncio.sleep((1 - self.tokens) / SEND_RATE)  # nudges meanwhile: one read after it
+                    continue
                 self.wanted = False
                 if await self._send_unsent():
-                    await asyncio.sleep(pause)  # nudges arriving meanwhile are answered by one read after it
-                    pause = min(pause * 2, COALESCE_MAX_S)
+                    self.tokens -= 1
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed read is retried by the next nudge or poll; the socket stays up
             logger.warning("live alarm read failed for %s", self.group, exc_info=True)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(float(SEND_BURST), self.tokens + (now - self.refilled_at) * SEND_RATE)
+        self.refilled_at = now
 
     async def _send_unsent(self) -> bool:
         sent = False
