@@ -4,6 +4,7 @@ import pytest
 
 from qms.models import AuditEntry
 from qms.services.esignature import signing_locked_until
+from tests.factories import user_client
 from tests.factories_holds import PASSWORD, Plant
 from traceability.models import Hold, HoldLot
 from traceability.services.holds import HoldError, dispose_hold_lot, place_hold, release_hold
@@ -53,3 +54,16 @@ def test_wrong_passwords_on_hold_decisions_lock_signing(settings, plant, hold):
     with pytest.raises(HoldError) as error:
         release_hold(hold.pk, user=plant.engineer, password=PASSWORD, meaning="ok")
     assert error.value.code == "signature_locked"
+
+
+@pytest.mark.django_db
+def test_a_locked_signer_gets_429_from_the_hold_api(settings, plant, hold):
+    settings.ESIGN_MAX_FAILED_ATTEMPTS = 2
+    client = user_client(plant.engineer)
+    url = f"/api/v1/holds/{hold.pk}/lots/A/dispose/"
+    for guess in ("guess1", "guess2"):
+        assert client.post(url, {"disposition": "release", "password": guess, "meaning": "ok"},
+                           format="json").status_code == 403
+    response = client.post(url, {"disposition": "release", "password": PASSWORD, "meaning": "ok"}, format="json")
+    assert response.status_code == 429 and response.json()["error"]["code"] == "signature_locked"
+    assert HoldLot.objects.get(hold=hold).disposition == "held"

@@ -25,6 +25,7 @@ from qms.capa_rules import STEPS
 from qms.models import Action, Capa, CapaStep, Equipment, Nonconformance, Operation, RootCause, Site
 from qms.services.capa_errors import CapaError
 from qms.services.notifications import notify_groups, notify_users
+from qms.services.record_version import version_number, version_problem
 
 CREATE_PERMISSION = "qms.add_action"
 COMPLETE_PERMISSION = "qms.change_action"
@@ -297,9 +298,12 @@ def _check_action_open(action: Action) -> None:
 def _check_action_version(action: Action, expected_version) -> None:
     if expected_version in (None, ""):
         return
-    if int(expected_version) != action.version:
+    expected = version_number(expected_version)
+    if expected is None:
+        raise CapaError("version_required", version_problem(expected_version), field="version")
+    if expected != action.version:
         raise CapaError("stale", _("Someone else changed this action meanwhile — reload it."),
-                        details={"current_version": action.version, "your_version": int(expected_version)})
+                        details={"current_version": action.version, "your_version": expected})
 
 
 def _save(row, reason) -> None:

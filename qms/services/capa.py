@@ -35,6 +35,7 @@ from qms.services.approval_notices import notify_step_waiting
 from qms.services.capa_effectiveness import effectiveness_figures
 from qms.services.capa_errors import CapaError, incomplete, refused
 from qms.services.esignature import SignatureError, records_failed_signatures, sign
+from qms.services.record_version import version_number, version_problem
 
 __all__ = [
     "CapaError", "add_root_cause", "approve_step", "cancel_action", "cancel_capa", "check_effectiveness",
@@ -472,10 +473,9 @@ def _guard(check, step, *args) -> None:
 
 
 def _check_version(row, expected_version, capa: Capa) -> None:
-    try:
-        expected = int(expected_version)
-    except (TypeError, ValueError):
-        raise CapaError("version_required", _("Send the version you edited."), field="version") from None
+    expected = version_number(expected_version)
+    if expected is None:
+        raise CapaError("version_required", version_problem(expected_version), field="version")
     if expected == row.version:
         return
     last = row.history.order_by("-history_date", "-history_id").first()

@@ -49,6 +49,7 @@ from qms.services.approval_notices import notify_disposition_waiting
 from qms.services.attachments import add_attachment
 from qms.services.esignature import SignatureError, records_failed_signatures, sign
 from qms.services.nc_errors import NcError
+from qms.services.record_version import version_number, version_problem
 
 __all__ = [
     "NcError", "add_attachment", "approve_disposition", "cancel_nc", "close_nc", "complete_disposition", "create_nc",
@@ -501,10 +502,9 @@ def _save(nc: Nonconformance, reason: str) -> None:
 
 
 def _check_version(nc: Nonconformance, expected_version) -> None:
-    try:
-        expected = int(expected_version)
-    except (TypeError, ValueError):
-        raise NcError("version_required", _("Send the version you edited."), field="version") from None
+    expected = version_number(expected_version)
+    if expected is None:
+        raise NcError("version_required", version_problem(expected_version), field="version")
     if expected == nc.version:
         return
     last = nc.history.order_by("-history_date", "-history_id").first()

@@ -43,6 +43,7 @@ STATUS_OF = {
     "rework_pending": status.HTTP_409_CONFLICT,
     "window_closed": status.HTTP_409_CONFLICT,
     "no_window": status.HTTP_409_CONFLICT,
+    "signature_locked": status.HTTP_429_TOO_MANY_REQUESTS,  # too many wrong passwords (docs/security.md §5a)
 }
 
 

@@ -40,6 +40,7 @@ from qms.auth.scoping import allowed_site_ids
 from qms.models import Disposition as NcDisposition
 from qms.models import Equipment, ESignature, Site
 from qms.services.esignature import SignatureError, records_failed_signatures, sign
+from qms.services.record_version import version_number, version_problem
 from traceability.models import Hold, HoldLot, Lot, LotRun
 from traceability.seams import hold_changed
 from traceability.services.genealogy import (
@@ -213,6 +214,9 @@ def dispose_hold_lot(hold_lot_id: int, *, disposition: str, user, password: str,
         raise HoldError("invalid_disposition", _("Unknown disposition %(value)r; one of: %(choices)s.")
                         % {"value": disposition, "choices": ", ".join(DECISIONS)}, field="disposition")
     comment = _check_comment(comment)
+    if version is not None and version_number(version) is None:
+        raise HoldError("invalid_version", version_problem(version), field="version")
+    version = version_number(version) if version is not None else None
     _check_signer(user)
     hold_id = HoldLot.objects.filter(pk=hold_lot_id).values_list("hold_id", flat=True).first()
     if hold_id is None:
