@@ -217,6 +217,10 @@
       retryTimer = setTimeout(connect, wait);
     };
   }
+  window.addEventListener("offline", function () {  // the browser knows the network is gone: say so at once and
+    setStatus(L.offline, "badge-warn");             // drop the socket instead of showing a silently stale page
+    if (socket && socket.readyState <= 1) { socket.close(); }
+  });
   window.addEventListener("online", function () {  // back on the network: don't wait out the backoff
     retryMs = 1000;
     if (retryTimer) { clearTimeout(retryTimer); connect(); }
