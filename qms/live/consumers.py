@@ -27,8 +27,8 @@ from qms.models import Line, Site
 logger = logging.getLogger(__name__)
 
 FORBIDDEN, NOT_FOUND = 4403, 4404
-SEND_BURST = 4
-SEND_RATE = 2.0  # messages per second once the burst is spent
+SEND_BURST = 10
+SEND_RATE = 10.0  # messages per second once the burst is spent
 POLL_S = 5.0
 
 
