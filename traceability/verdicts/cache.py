@@ -5,6 +5,9 @@ Keys (per site and lot code):
     qp:verdict:g:<site>:<code>   generation: bumped when a writer marks the lot dirty and again when it commits
     qp:verdict:d:<site>:<code>   writers in flight (counter with a TTL: a rolled-back writer cannot decrement it)
     qp:verdict:epoch             sentinel: the epoch the cache was (re)built under; gone = cache lost
+    qp:verdict:sg:<site>         site generation: bumped twice by a big writer (before and after commit) instead of
+                                 marking each of its lots; every value carries the site generation it was filled under
+    qp:verdict:sd:<site>         big writers of the site in flight (counter with a TTL, as the per-lot one)
 
 Guarantee: a verdict request that starts after a hold transaction commits sees that transaction.
   * Before commit (`mark_dirty`, inside the transaction) the writer deletes the lot's value, bumps its generation
@@ -14,6 +17,11 @@ Guarantee: a verdict request that starts after a hold transaction commits sees t
   * Every fill (reader or writer) snapshots the generation BEFORE its database read and writes through a Lua
     compare-and-set: same epoch, same generation, no writer in flight. A reader that read the database before a
     commit therefore can never write its stale answer afterwards — the generation moved on.
+  * A big writer (SITE_WIDE_FROM lots or more, e.g. a propagated freeze of 50,000 lots) does the same for the whole
+    site with one O(1) operation each side of the commit (`mark_site_dirty` / `finish_site`): every read compares the
+    value's site generation with the current one (same MGET, no extra round trip), every fill checks the site
+    generation and the site's in-flight counter as well as the lot's. Cost: after such a commit every lot of the
+    site is answered from the database once, by its first reader, who fills it.
   * Cache loss (flush, restart without data): the sentinel is gone, fills are refused, readers answer from the
     database and one of them starts a rebuild. The rebuild takes an exclusive PostgreSQL advisory lock that every
     writer holds shared until it commits, so no writer whose dirty markers were lost is still in flight when the new
@@ -54,6 +62,7 @@ REBUILD_LOCK_TTL_S = 120
 ADVISORY_LOCK_KEY = 0x51505645  # "QPVE": writers hold it shared until commit, a rebuild takes it exclusively
 CHUNK = 1000
 WRITE_THROUGH_MAX = 2000  # lots written through after a commit; beyond, readers fill on their first miss
+SITE_WIDE_FROM = 2000  # a writer of this many lots invalidates its whole site in O(1) instead of lot by lot
 
 _MARK_DIRTY = """
 for i = 1, #KEYS, 3 do
@@ -72,11 +81,21 @@ for i = 1, #KEYS, 2 do
 end
 return gens
 """
+_MARK_SITE_DIRTY = """
+redis.call('INCR', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+"""
+_FINISH_SITE = """
+if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+return redis.call('INCR', KEYS[1])
+"""
 _FILL = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] or redis.call('EXISTS', KEYS[3]) == 1 then return -2 end
 local written = 0
-for i = 2, #KEYS, 3 do
-  local j = (i - 2) / 3 * 2 + 3
+for i = 4, #KEYS, 3 do
+  local j = (i - 4) / 3 * 2 + 4
   local gen = redis.call('GET', KEYS[i + 1]) or '0'
   if gen == ARGV[j] and redis.call('EXISTS', KEYS[i + 2]) == 0 then
     redis.call('SET', KEYS[i], ARGV[j + 1], 'EX', ARGV[2])
@@ -97,6 +116,19 @@ def gen_key(site_id: int, code: str) -> str:
 
 def dirty_key(site_id: int, code: str) -> str:
     return f"{PREFIX}:d:{site_id}:{code}"
+
+
+def site_gen_key(site_id: int) -> str:
+    return f"{PREFIX}:sg:{site_id}"
+
+
+def site_dirty_key(site_id: int) -> str:
+    return f"{PREFIX}:sd:{site_id}"
+
+
+def value_prefix(epoch: str, site_gen: str) -> bytes:
+    """What a cached value starts with: the cache epoch and the site generation it was filled under."""
+    return f"{epoch}.{site_gen}|".encode()
 
 
 def encode_body(verdict: Verdict) -> bytes:
@@ -141,6 +173,8 @@ class RedisVerdictCache:
         self._mark = self.client.register_script(_MARK_DIRTY)
         self._finish = self.client.register_script(_FINISH)
         self._fill = self.client.register_script(_FILL)
+        self._mark_site = self.client.register_script(_MARK_SITE_DIRTY)
+        self._finish_site = self.client.register_script(_FINISH_SITE)
         self.auto_rebuild = True
 
     def _on_connect(self, conn) -> None:
@@ -188,10 +222,7 @@ class RedisVerdictCache:
             if epoch is None:
                 return {}
             connects = self.connects
-            if len(codes) == 1:
-                values = [self.client.get(value_key(site_id, codes[0]))]
-            else:
-                values = self.client.mget([value_key(site_id, code) for code in codes])
+            site_gen, *values = self.client.mget([site_gen_key(site_id)] + [value_key(site_id, code) for code in codes])
             if self.connects != connects:  # reconnected meanwhile: maybe a Redis restarted from an old file
                 self.validate()
                 if self.epoch != epoch:
@@ -199,38 +230,40 @@ class RedisVerdictCache:
         except redis.RedisError as exc:
             self._failed("read", exc)
             return {}
-        prefix = epoch.encode() + b"|"
+        prefix = value_prefix(epoch, site_gen.decode() if site_gen else "0")
         cut = len(prefix)
         return {code: value[cut:] for code, value in zip(codes, values, strict=True)
                 if value is not None and value.startswith(prefix)}
 
-    def snapshot(self, site_id: int, codes: list[str]) -> tuple[str | None, list[str]] | None:
-        """(epoch in Redis, generations) taken BEFORE a database read that will fill these lots."""
+    def snapshot(self, site_id: int, codes: list[str]) -> tuple[str | None, list[str], str] | None:
+        """(epoch in Redis, lot generations, site generation) taken BEFORE a database read that will fill these
+        lots."""
         if not self.available():
             return None
         try:
-            values = self.client.mget([SENTINEL_KEY] + [gen_key(site_id, code) for code in codes])
+            values = self.client.mget([SENTINEL_KEY, site_gen_key(site_id)] + [gen_key(site_id, code) for code in codes])
         except redis.RedisError as exc:
             self._failed("snapshot", exc)
             return None
         epoch = values[0].decode() if values[0] else None
         if epoch is None:
             self.request_rebuild()
-        return epoch, [value.decode() if value else "0" for value in values[1:]]
+        return epoch, [_generation(value) for value in values[2:]], _generation(values[1])
 
     def fill(self, site_id: int, verdicts: dict[str, Verdict], snapshot, codes: list[str]) -> int:
         """Write freshly computed verdicts, each only if nothing changed since `snapshot` (compare-and-set)."""
         if snapshot is None or snapshot[0] is None or snapshot[0] != self.epoch:
             return 0
-        epoch, gens = snapshot
-        keys, args = [SENTINEL_KEY], [epoch, VALUE_TTL_S]
+        epoch, gens, site_gen = snapshot
+        keys, args = [SENTINEL_KEY, site_gen_key(site_id), site_dirty_key(site_id)], [epoch, VALUE_TTL_S, site_gen]
+        prefix = value_prefix(epoch, site_gen)
         for code, gen in zip(codes, gens, strict=True):
             verdict = verdicts.get(code)
             if verdict is None:
                 continue
             keys += [value_key(site_id, code), gen_key(site_id, code), dirty_key(site_id, code)]
-            args += [gen, epoch.encode() + b"|" + encode_body(verdict)]
-        if len(keys) == 1:
+            args += [gen, prefix + encode_body(verdict)]
+        if len(keys) == 3:
             return 0
         try:
             return max(int(self._fill(keys=keys, args=args)), 0)
@@ -262,14 +295,14 @@ class RedisVerdictCache:
                 keys += [gen_key(site_id, code), dirty_key(site_id, code)]
             try:
                 gens = self._finish(keys=keys)
-                epoch = self.client.get(SENTINEL_KEY)
+                epoch, site_gen = self.client.mget([SENTINEL_KEY, site_gen_key(site_id)])
             except redis.RedisError as exc:
                 self._failed("write-through", exc)
                 invalidate_epoch_in_db(f"could not write {len(chunk)} verdict(s) of site {site_id} through: {exc}")
                 return
             if written >= WRITE_THROUGH_MAX:
                 continue  # a huge freeze: the rest is filled by the first reader of each lot
-            snapshot = (epoch.decode() if epoch else None, [str(gen) for gen in gens])
+            snapshot = (epoch.decode() if epoch else None, [str(gen) for gen in gens], _generation(site_gen))
             try:
                 trusted = self.trusted_epoch()
             except redis.RedisError as exc:
@@ -278,6 +311,25 @@ class RedisVerdictCache:
             if snapshot[0] is not None and snapshot[0] == trusted:
                 self.fill(site_id, compute(site_id, chunk), snapshot, chunk)
                 written += len(chunk)
+
+    def mark_site_dirty(self, site_id: int) -> None:
+        """A big writer, inside its transaction before it commits: every cached value of the site stops being served
+        and nobody fills the site until `finish_site` (or the in-flight mark expires)."""
+        _advisory_lock(shared=True)
+        try:
+            self._mark_site(keys=[site_gen_key(site_id), site_dirty_key(site_id)], args=[DIRTY_TTL_S])
+        except redis.RedisError as exc:
+            self._failed("mark site dirty", exc)
+            invalidate_epoch_in_db(f"could not mark site {site_id} dirty: {exc}")
+
+    def finish_site(self, site_id: int) -> None:
+        """After the big writer committed: end its in-flight mark and move the site generation on, so a reader that
+        read the database before the commit cannot fill. The lots are filled by their first readers."""
+        try:
+            self._finish_site(keys=[site_gen_key(site_id), site_dirty_key(site_id)])
+        except redis.RedisError as exc:
+            self._failed("finish site", exc)
+            invalidate_epoch_in_db(f"could not end the in-flight mark of site {site_id}: {exc}")
 
     # --- loss and rebuild --------------------------------------------------------------------------------------
     def request_rebuild(self) -> None:
@@ -323,6 +375,10 @@ class RedisVerdictCache:
                 self.client.delete(REBUILD_LOCK_KEY)
             except redis.RedisError:
                 pass
+
+
+def _generation(value: bytes | None) -> str:
+    return value.decode() if value else "0"
 
 
 def lots_to_prewarm(recent_lots: int) -> Iterable[tuple[int, list[str]]]:
