@@ -21,7 +21,9 @@ CHINESE = "%(subject)s：%(value)s%(unit)s 偏离标称值 %(nominal)s 超过 ±
 @pytest.fixture
 def chinese_catalogue():
     """A zh-Hans translation of the deviation title (the lead translates the real catalogue at the end)."""
-    catalogue = trans_real.translation("zh-hans")._catalog
+    merged = trans_real.translation("zh-hans")._catalog
+    # Django's merged catalogue reads its dicts in order and supports no deletion: patch the first dict itself.
+    catalogue = merged._catalogs[0] if hasattr(merged, "_catalogs") else merged
     before = catalogue.get(alarm_text.DEVIATION)
     catalogue[alarm_text.DEVIATION] = CHINESE
     yield
