@@ -5,6 +5,7 @@ is made, audited).
 """
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -36,7 +37,13 @@ class DefectCode(models.Model):
         verbose_name_plural = _("defect codes")
 
     def __str__(self):
-        return f"{self.code} {self.name_en}"
+        return f"{self.code} {self.name}"
+
+    @property
+    def name(self) -> str:
+        """The name in the active language (Chinese for zh-*, else English; either when the other is empty)."""
+        chinese = (get_language() or "").lower().startswith("zh")
+        return (self.name_zh if chinese else self.name_en) or self.name_en or self.name_zh
 
 
 class Nonconformance(models.Model):

@@ -7,6 +7,7 @@ import io
 
 from django.http import Http404, HttpResponse
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -149,8 +150,8 @@ class LotTraceView(TraceabilityApiMixin, APIView):
 
 
 class SerialBatchSerializer(serializers.Serializer):
-    serials = serializers.ListField(child=serializers.CharField(), help_text=gettext_lazy(
-        f"at most {SERIAL_BATCH_LIMIT} per request"))
+    serials = serializers.ListField(child=serializers.CharField(), help_text=format_lazy(
+        "{} {}", gettext_lazy("at most this many per request:"), SERIAL_BATCH_LIMIT))
 
 
 class LotSerialListSerializer(serializers.Serializer):
