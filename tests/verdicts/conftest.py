@@ -2,14 +2,14 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+from tests.service_policy import require_service
 from traceability.verdicts import store
 
 
 @pytest.fixture
 def verdict_cache(db, settings):
     """A clean Redis verdict cache (this helper's Redis db), built, with background rebuilds off."""
-    if not settings.REDIS_URL:
-        pytest.skip("unreachable: the redis marker requires REDIS_URL")  # the marker's policy decides first
+    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
     redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
     store._caches.clear()
     cache = store.verdict_cache()
