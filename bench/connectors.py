@@ -243,7 +243,12 @@ def run_stages(args) -> dict:
     result = {}
     speedups = getattr(opcua_adapter, "speedups", None)
     if speedups is not None:
+        from asyncua.ua import ua_binary
+
+        codec = getattr(speedups, "datachange_codec", None)
         ua.datatype_to_varianttype = speedups._ORIGINAL
+        if codec is not None:
+            ua_binary.from_binary = codec._ORIGINAL_FROM_BINARY
         result["decode_asyncua_us"] = timed(lambda: struct_from_binary(ua.PublishResponse, Buffer(data)))
         speedups.install()
     result["decode_us"] = timed(lambda: struct_from_binary(ua.PublishResponse, Buffer(data)))

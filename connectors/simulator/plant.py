@@ -199,4 +199,9 @@ class SimulatedPlant:
 
     def wave(self, index: int, now: datetime) -> float:
         """Bench tags: a smooth value that changes on every tick."""
-        return round(100.0 + 10.0 * math.sin(now.timestamp() + index), 3)
+        return self.waves(now, index + 1)[index]
+
+    def waves(self, now: datetime, count: int) -> list[float]:
+        """The first `count` bench tags' values at `now` (one tick of all of them)."""
+        seconds, sin = now.timestamp(), math.sin
+        return [round(100.0 + 10.0 * sin(seconds + index), 3) for index in range(count)]
