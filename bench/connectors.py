@@ -15,7 +15,8 @@ What it does, on its own scratch database (default qp_bench_connectors, dropped 
 - SPC's live evaluation (a measurements_stored receiver) is disconnected: in production it runs on the `evaluate`
   Celery queue, not in the ingest path, and bench/spc.py measures it.
 Reported after the warm-up: readings produced by the simulator, stored, sustained stored/s, lag p50/p99/max, and
-the CPU used by each process (runner, simulator, worker) as a share of one core, with the load average.
+the CPU used by each process (runner, simulator, worker, and the PostgreSQL backends serving the bench database)
+as a share of one core and per value received, with the load average.
 Targets (DESIGN.md): ≥ 10,000 values/s sustained, p99 lag < 500 ms.
 
     python bench/connectors.py stages [--tags 1000 --rounds 30]
@@ -121,6 +122,21 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_backends_cpu_s(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving `database` (found by its process title)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres:") and f" {database} " in title:
+                found[int(entry.name)] = process_cpu_s(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | None = None) -> dict:
     from datetime import UTC, datetime
 
@@ -153,6 +169,7 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     await asyncio.sleep(args.warmup)
     pids = {"runner": os.getpid(), "simulator": simulator_pid, "worker": worker_pid}
     cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items() if pid}
+    database_before = database_backends_cpu_s(args.database)
     received_before = sum(h.received for h in runner.healths.values())
     load_before = os.getloadavg()[0]
     measuring["on"] = True
@@ -161,6 +178,8 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     measuring["on"] = False
     elapsed = time.monotonic() - started
     cpu = {name: process_cpu_s(pid) - cpu_before[name] for name, pid in pids.items() if pid}
+    database_after = database_backends_cpu_s(args.database)
+    cpu["postgres"] = sum(used - database_before.get(pid, 0.0) for pid, used in database_after.items())
     received_window = sum(h.received for h in runner.healths.values()) - received_before
     load_after = os.getloadavg()[0]
     health = next(iter(runner.healths.values()), None)
@@ -174,7 +193,7 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
         "received_per_s": round(received_window / elapsed),
         "received_total": health.received if health else None, "reconnects": health.reconnects if health else None,
         **{f"cpu_{name}_pct": round(100 * used / elapsed) for name, used in cpu.items()},
-        "runner_cpu_us_per_value": round(1e6 * cpu["runner"] / max(1, received_window)),
+        **{f"{name}_cpu_us_per_value": round(1e6 * used / max(1, received_window)) for name, used in cpu.items()},
         "load_1min_start_end": (round(load_before, 1), round(load_after, 1)),
     }
 

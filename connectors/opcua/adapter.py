@@ -24,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from asyncua import ua
 from asyncua.client.ua_client import UaClientState
@@ -44,6 +46,24 @@ speedups.install()
 # asyncua logs every publish response at INFO (formatting whole results): far too costly at 10k values/s.
 logging.getLogger("asyncua").setLevel(logging.WARNING)
 log = logging.getLogger("connectors.opcua")
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemTag:
+    """A monitored item's tag and what its values need from the tag's params, looked up once."""
+    key: str
+    tag: TagSpec | None
+    scale: float | None = None
+    offset: float | None = None
+    deadband: float | None = None
+    plain: bool = True            # neither scaled nor offset: a finite float is stored as it came
+
+    @classmethod
+    def of(cls, key: str, tag: TagSpec | None) -> _ItemTag:
+        if tag is None:
+            return cls(key, None)
+        scale, offset = tag.params.get("scale"), tag.params.get("offset")
+        return cls(key, tag, scale, offset, tag.params.get("client_deadband"), scale is None and offset is None)
 
 
 def _aware(ts: datetime | None) -> datetime | None:
@@ -85,7 +105,7 @@ class OpcUaAdapter(Adapter):
             else:
                 self.value_tags[_normal_node_id(tag.source_ref)] = tag
         self.last_values: dict[str, float | None] = {}
-        self._handle_tags: dict[int, tuple] = {}      # client handle -> (asyncua item data, node key, tag)
+        self._handle_tags: dict[int, tuple] = {}      # client handle -> (asyncua item data, _ItemTag)
         self._has_news = asyncio.Event()
         self.client = None
         self.subscription = None
@@ -97,13 +117,19 @@ class OpcUaAdapter(Adapter):
         key = node.nodeid.to_string()
         tag = self.value_tags.get(key)
         if tag is not None:
-            self._take_value(key, tag, value, data.monitored_item.Value, datetime.now(UTC), replayed)
+            received = datetime.now(UTC)
+            ts = self._take_value(_ItemTag.of(key, tag), value, data.monitored_item.Value, received, replayed,
+                                  self._backfill_before(received))
+            if ts is not None:
+                self._observe_skew(ts, received)
             self._has_news.set()
 
     def _take_datachange(self, datachange) -> tuple:
         """Replaces asyncua's `Subscription._explode_datachange` for our subscription: the whole notification in
         one pass (asyncua builds a Node, a DataChangeNotif and a DataChangeEvent per item and dispatches each: most
-        of the client's CPU at 10,000 values/s). Yields nothing to asyncua: the values are in our buffer."""
+        of the client's CPU at 10,000 values/s). Yields nothing to asyncua: the values are in our buffer.
+        What is the same for every item is worked out once per notification (reception time, backfill limit) or
+        once per monitored item (its tag, scale, offset and client deadband)."""
         subscription = self.subscription
         if subscription is None:
             return ()
@@ -111,7 +137,9 @@ class OpcUaAdapter(Adapter):
         handles = self._handle_tags
         replayed = subscription._replaying
         received = datetime.now(UTC)
-        taken = False
+        backfill_before = self._backfill_before(received)
+        take_value = self._take_value
+        latest_ts = None
         for item in datachange.MonitoredItems:
             handle = item.ClientHandle
             data = items.get(handle)
@@ -122,35 +150,44 @@ class OpcUaAdapter(Adapter):
                     log.warning("notification for unknown client handle %s", handle)
                     continue
                 key = data.node.nodeid.to_string()
-                cached = handles[handle] = (data, key, self.value_tags.get(key))
-            _data, key, tag = cached
-            if tag is None:
+                cached = handles[handle] = (data, _ItemTag.of(key, self.value_tags.get(key)))
+            item_tag = cached[1]
+            if item_tag.tag is None:
                 continue
             data_value = item.Value
             variant = data_value.Value if data_value is not None else None
-            self._take_value(key, tag, variant.Value if variant is not None else None, data_value, received, replayed)
-            taken = True
-        if taken:
+            ts = take_value(item_tag, variant.Value if variant is not None else None, data_value, received,
+                            replayed, backfill_before)
+            if ts is not None:
+                latest_ts = ts
+        if latest_ts is not None:
+            self._observe_skew(latest_ts, received)
+        if self.buffer:
             self._has_news.set()
         return ()
 
-    def _take_value(self, key: str, tag: TagSpec, value, data_value, received: datetime, replayed: bool) -> None:
+    def _take_value(self, item_tag: _ItemTag, value, data_value, received: datetime, replayed: bool,
+                    backfill_before: datetime | None) -> datetime | None:
+        """One value into the buffer (unless the client deadband holds it back). Returns its time, for the skew."""
+        key, tag = item_tag.key, item_tag.tag
         status = data_value.StatusCode.value if data_value is not None and data_value.StatusCode is not None else 0
-        quality = quality_of(status)
-        number = numeric(value, scale=tag.params.get("scale"), offset=tag.params.get("offset"))
-        if number is None:
-            quality = "bad"
-        if not passes_deadband(self.last_values.get(key), number, tag.params.get("client_deadband")):
-            return
+        if type(value) is float and item_tag.plain and math.isfinite(value):
+            number = value           # the common case, what `numeric` returns for it
+        else:
+            number = numeric(value, scale=item_tag.scale, offset=item_tag.offset)
+        quality = "bad" if number is None else quality_of(status)
+        if item_tag.deadband and not passes_deadband(self.last_values.get(key), number, item_tag.deadband):
+            return None
         self.last_values[key] = number
         source_ts = _aware(data_value.SourceTimestamp) if data_value is not None else None
         server_ts = _aware(data_value.ServerTimestamp) if data_value is not None else None
-        self._observe_skew(source_ts or server_ts, received)
-        extra = {} if status == 0 else {"status": ua.StatusCode(status).name}
+        backfill = replayed or bool(source_ts and backfill_before and source_ts < backfill_before)
         self.buffer.append(self.envelope(
-            tag, number, quality=quality, raw_value=jsonable(value), source_ts=source_ts, server_ts=server_ts,
-            received_ts=received, backfill=replayed or self._is_backfill(source_ts, received), extra=extra,
+            tag, number, quality=quality, raw_value=value if number is value else jsonable(value),
+            source_ts=source_ts, server_ts=server_ts, received_ts=received, backfill=backfill,
+            extra={} if status == 0 else {"status": ua.StatusCode(status).name},
         ))
+        return source_ts or server_ts
 
     def on_event(self, event) -> None:
         received = datetime.now(UTC)
@@ -207,6 +244,11 @@ class OpcUaAdapter(Adapter):
     def _is_backfill(self, source_ts: datetime | None, received: datetime) -> bool:
         limit = self.config.get("backfill_after_s", 60.0)
         return bool(source_ts and limit and (received - source_ts).total_seconds() > limit)
+
+    def _backfill_before(self, received: datetime) -> datetime | None:
+        """Values measured before this time are backfill (`_is_backfill`, worked out once per notification)."""
+        limit = self.config.get("backfill_after_s", 60.0)
+        return received - timedelta(seconds=limit) if limit else None
 
     # --- session --------------------------------------------------------------------------------------------
     async def run(self) -> None:
