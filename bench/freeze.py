@@ -10,8 +10,9 @@ Creates a scratch database `<name>_bench` (schema from the models, as the tests 
 Data, written with set-based SQL: one site, machine IMM02 with --window-lots back-to-back one-minute runs inside the
 window and as many before it (history the index must skip); the genealogy is three layers below the moulded lots
 (assemblies, sub-assemblies, packs; two parents per child, chosen by a fixed hash), --edges edges in all.
-The verdict write-through hook (note_lots_changed, owned by the verdict cache) records every held lot's verdict;
-it is replaced by a no-op for the main figure and timed as installed in --hook-repeat further runs.
+The verdict write-through hook (note_lots_changed, owned by the verdict cache) is replaced by a no-op for the main
+figure and timed as installed in --hook-repeat further runs; for a batch this big it marks the site's cached
+verdicts stale and leaves the LotVerdict bookkeeping (the push to MES) to a task after the commit, timed apart.
 Each repetition runs the lower bound and freeze_window alternately (interleaved, so machine load hits both alike),
 then deletes what it wrote. Prints the medians, the ratio, the number of held lots and the load average.
 Target (issue 5): freeze_window < 1 s. Not a test — figures only.
@@ -39,6 +40,7 @@ from traceability.models import GenealogyEdge, Hold, HoldLot, Lot, LotRun  # noq
 from traceability.services.genealogy import trace_forward  # noqa: E402
 from traceability.services.holds import Disposition, freeze_window  # noqa: E402
 from traceability.services.runs import lots_on_equipment_between  # noqa: E402
+from traceability.verdicts.write_through import publish_pending_verdicts  # noqa: E402
 
 WINDOW_START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -153,8 +155,15 @@ def main() -> None:
             with mock.patch("traceability.services.holds.note_lots_changed", lambda site_id, lot_ids: None):
                 freezes.append(timed(freeze))
             held = drop_frozen()
+        publications = []
         for _ in range(args.hook_repeat):
-            hooked.append(timed(freeze))
+            # The hook's LotVerdict bookkeeping for a batch this big runs after the commit, in a write-back worker
+            # (publish_pending_verdicts); here it is dispatched to a list, then timed on its own.
+            dispatched = []
+            with mock.patch.object(publish_pending_verdicts, "apply_async",
+                                   lambda args, queue: dispatched.append(args[0])):
+                hooked.append(timed(freeze))
+            publications.append(timed(lambda: [publish_pending_verdicts(pk) for pk in dispatched]))
             drop_frozen()
         load = os.getloadavg()
         bound, freeze_median = statistics.median(bounds), statistics.median(freezes)
@@ -165,9 +174,13 @@ def main() -> None:
               f"(runs: {', '.join(f'{t * 1000:.0f}' for t in freezes)})")
         if hooked:
             print(f"freeze_window with the installed verdict hook:   median {statistics.median(hooked) * 1000:6.0f} ms"
-                  f"  (runs: {', '.join(f'{t * 1000:.0f}' for t in hooked)}; first run creates the verdict rows)")
+                  f"  (runs: {', '.join(f'{t * 1000:.0f}' for t in hooked)})")
+            print(f"  its verdict publication after the commit:     median {statistics.median(publications) * 1000:6.0f}"
+                  f" ms  (runs: {', '.join(f'{t * 1000:.0f}' for t in publications)}; the first creates the "
+                  f"LotVerdict rows; in production a write-back worker runs it)")
+        worst = max(freeze_median, statistics.median(hooked)) if hooked else freeze_median
         print(f"ratio freeze (hook no-op) / lower bound: {freeze_median / bound:.2f}   target < 1000 ms: "
-              f"{'met' if freeze_median < 1 else 'MISSED'}")
+              f"{'met' if worst < 1 else 'MISSED'}")
         print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores shared)")
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)

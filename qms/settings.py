@@ -154,6 +154,8 @@ CELERY_TASK_ROUTES = {
     "qms.alarm_tasks.escalate_overdue": {"queue": "periodic"},
     "qms.alarm_tasks.unshelve_expired": {"queue": "periodic"},
     "qms.capa_tasks.escalate_overdue_actions": {"queue": "periodic"},
+    "traceability.verdicts.write_through.publish_pending_verdicts": {"queue": "writeback"},
+    "traceability.verdicts.write_through.publish_overdue_verdicts": {"queue": "periodic"},
 }
 CELERY_IMPORTS = ["qms.alarm_tasks", "qms.capa_tasks"]
 # Seconds between polls of the intermediate tables (中间表) and of the file-drop directories (docs/connectors-protocols.md).
@@ -174,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
     "alarms-unshelve-expired": {"task": "qms.alarm_tasks.unshelve_expired", "schedule": 60.0},
     # Overdue actions (docs/capa.md): each escalates at most once a day; checked every 15 minutes.
     "actions-escalate-overdue": {"task": "qms.capa_tasks.escalate_overdue_actions", "schedule": 900.0},
+    # Big hold changes publish their verdict changes to MES right after commit; this catches a lost dispatch
+    # (docs/verdicts.md, "Pushing changes").
+    "verdicts-publish-overdue": {"task": "traceability.verdicts.write_through.publish_overdue_verdicts",
+                                 "schedule": 30.0},
 }
 # Alarms (docs/alarms.md): a repeating trigger writes at most one "repeated" event per alarm per interval; shelving
 # lasts at most this many hours; escalation stops at this level.

@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from qms.admin import ReadOnlyAdmin, SiteScopedAdminMixin
 from traceability.models import GenealogyEdge, Hold, HoldLot, Lot, LotRun, SerialNumber
-from traceability.verdicts.models import LotVerdict, VerdictCacheState
+from traceability.verdicts.models import LotVerdict, PendingVerdictPublication, VerdictCacheState
 
 
 class LotRunInline(admin.TabularInline):
@@ -82,6 +82,16 @@ class LotVerdictAdmin(ReadOnlyAdmin):
     search_fields = ("lot__code",)
     list_select_related = ("lot", "site")
     raw_id_fields = ("lot",)
+    show_full_result_count = False
+
+
+@admin.register(PendingVerdictPublication)
+class PendingVerdictPublicationAdmin(ReadOnlyAdmin):
+    """Big hold changes whose verdict push to MES has not run yet; normally empty within seconds of a commit."""
+
+    list_display = ("pk", "site", "lot_count", "created_at")
+    list_filter = ("site",)
+    exclude = ("packed_lot_ids",)
     show_full_result_count = False
 
 

@@ -7,10 +7,10 @@ class TraceabilityConfig(AppConfig):
     verbose_name = _("Traceability")
 
     def ready(self):
-        # Receivers only (no database access here): the MES verdict push listens on verdicts_changed.
+        # Receivers and tasks only (no database access here): the MES verdict push listens on verdicts_changed.
         from traceability import holds_views
         from traceability.trace_views import register_navigation
-        from traceability.verdicts import push  # noqa: F401
+        from traceability.verdicts import push, write_through  # noqa: F401  (Celery tasks)
 
         register_navigation()
         holds_views.register_navigation()

@@ -123,7 +123,8 @@ def place_hold(site: Site, *, reason: str, lots: Iterable[str | Lot] = (), equip
             seeds = Q(pk__in=direct_ids)
             if equipment is not None:
                 seeds |= Q(pk__in=lots_on_equipment_between(equipment, window_start, window_end, now=now).values("pk"))
-            added = _materialise(hold, Lot.objects.filter(seeds), direct_ids=direct_ids, via=HoldLot.Via.WINDOW)
+            added = _materialise(hold, Lot.objects.filter(seeds), direct_ids=direct_ids, via=HoldLot.Via.WINDOW,
+                                 new_hold=True)
             record_audit(action="place_hold", model=Hold._meta.label, object_pk=hold.pk, object_repr=hold.number,
                          site_id=site.pk, reason=reason,
                          changes={"lots": [None, len(added)], "scope": [None, describe_scope(hold)]})
@@ -436,12 +437,13 @@ def _create_numbered(site: Site, **fields) -> Hold:
     raise AssertionError("unreachable")
 
 
-def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[int]:
+def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str, new_hold: bool = False) -> list[int]:
     """Insert the HoldLot rows of `seeds` (a Lot queryset) and, when the hold propagates, of everything made from
-    them. Lots already under this hold are left as they are. Returns the ids of the lots added."""
+    them. Lots already under this hold are left as they are (`new_hold`: the hold was created in this transaction
+    and has none, so the insert needs no conflict check). Returns the ids of the lots added."""
     max_depth = DEFAULT_MAX_DEPTH if hold.propagate_forward else 0
     if connection.vendor == "postgresql":
-        return _insert_traced_postgres(hold, seeds, max_depth, direct_ids=direct_ids, via=via)
+        return _insert_traced_postgres(hold, seeds, max_depth, direct_ids=direct_ids, via=via, new_hold=new_hold)
     depths = trace_forward(seeds, max_depth=max_depth)
     if not depths:
         return []
@@ -449,24 +451,27 @@ def _materialise(hold: Hold, seeds, *, direct_ids: set[int], via: str) -> list[i
     vias = [HoldLot.Via.DIRECT if pk in direct_ids else via if depths[pk] == 0 else HoldLot.Via.GENEALOGY
             for pk in lot_ids]
     levels = [depths[pk] for pk in lot_ids]
-    existing = set(hold.lots.values_list("lot_id", flat=True))
+    existing = set() if new_hold else set(hold.lots.values_list("lot_id", flat=True))
     rows = [HoldLot(hold=hold, lot_id=pk, via=v, depth=d) for pk, v, d in zip(lot_ids, vias, levels, strict=True)
             if pk not in existing]
     HoldLot.objects.bulk_create(rows, batch_size=2000)
     return [row.lot_id for row in rows]
 
 
-def _insert_traced_postgres(hold: Hold, seeds, max_depth: int, *, direct_ids: set[int], via: str) -> list[int]:
+def _insert_traced_postgres(hold: Hold, seeds, max_depth: int, *, direct_ids: set[int], via: str,
+                            new_hold: bool) -> list[int]:
     """One statement: the forward trace as a CTE feeding the INSERT — the traced lots never travel to Python and
-    back. Returns the ids of the lots added (those already under this hold are left as they are)."""
+    back. Returns the ids of the lots added (those already under this hold are left as they are). `traced` has one
+    row per lot, so a new hold's insert cannot conflict: it skips ON CONFLICT's per-row speculative insertion."""
     with_clause, params = trace_sql(seeds, FORWARD, max_depth)
+    on_conflict = "" if new_hold else "ON CONFLICT (hold_id, lot_id) DO NOTHING"
     sql = f"""
         {with_clause}
         INSERT INTO {HoldLot._meta.db_table} (hold_id, lot_id, via, depth, disposition, disposed_by, comment, version)
         SELECT %s, lot_id, CASE WHEN lot_id = ANY(%s::bigint[]) THEN %s WHEN depth = 0 THEN %s ELSE %s END, depth,
                %s, '', '', 1
         FROM traced
-        ON CONFLICT (hold_id, lot_id) DO NOTHING
+        {on_conflict}
         RETURNING lot_id, depth
     """
     with connection.cursor() as cursor:
