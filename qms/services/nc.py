@@ -192,7 +192,7 @@ def update_nc(nc_id: int, *, user, changes: dict, expected_version: int) -> Nonc
         nc = _locked_nc(nc_id, user)
         _check_version(nc, expected_version)
         if nc.state not in EDITABLE_STATES:
-            raise _illegal(nc, _("edit"))
+            raise _illegal(nc, _("Cannot edit %(number)s: it is %(state)s."))
         if "severity" in changes and changes["severity"] != nc.severity and nc.state == State.DISPOSITION:
             # The severity decides how many MRB votes a disposition needs: changing it once the MRB is at work
             # would let a downgrade (major → minor) pass a lot on one signature.
@@ -244,7 +244,7 @@ def open_nc(nc_id: int, *, user) -> Nonconformance:
     """draft → open: the draft has been checked and the NC is accepted."""
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
-        _require_state(nc, (State.DRAFT,), _("open"))
+        _require_state(nc, (State.DRAFT,), _("Cannot open %(number)s: it is %(state)s."))
         nc.state = State.OPEN
         if _person(user) is not None:
             # A draft made by a reaction rule has no reporter: whoever accepts it reports it (and may then not
@@ -261,7 +261,7 @@ def start_disposition(nc_id: int, *, user) -> Nonconformance:
     """open → disposition: the MRB decides what happens with the lots (needs at least one lot with a quantity)."""
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
-        _require_state(nc, (State.OPEN,), _("start the disposition of"))
+        _require_state(nc, (State.OPEN,), _("Cannot start the disposition of %(number)s: it is %(state)s."))
         lots = list(nc.lots.select_related("lot"))
         if not lots:
             raise NcError("no_lots", _("%(number)s names no lots; add the affected lots before the disposition.")
@@ -280,7 +280,8 @@ def complete_disposition(nc_id: int, *, user) -> Nonconformance:
     by the approval that completes the last lot; this is the explicit check)."""
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
-        _require_state(nc, (State.DISPOSITION,), _("complete the disposition of"))
+        _require_state(nc, (State.DISPOSITION,),
+                       _("Cannot complete the disposition of %(number)s: it is %(state)s."))
         open_lots = lots_not_adding_up(nc)
         if open_lots:
             raise NcError("quantities_do_not_add_up", _("Approved dispositions do not add up for: %(lots)s.")
@@ -303,7 +304,7 @@ def close_nc(nc_id: int, *, user, password: str, meaning: str, expected_version=
         if nc.state == State.OPEN and nc.lots.exists():
             raise NcError("disposition_required", _("%(number)s has lots: disposition them before closing.")
                           % {"number": nc.number})
-        _require_state(nc, (State.DISPOSITIONED, State.OPEN), _("close"))
+        _require_state(nc, (State.DISPOSITIONED, State.OPEN), _("Cannot close %(number)s: it is %(state)s."))
         _check_can_run(user)
         _check_no_open_actions(nc)
         signature = _sign(user, password, meaning, record=nc, content={
@@ -323,7 +324,7 @@ def cancel_nc(nc_id: int, *, user, reason: str) -> Nonconformance:
                       field="reason")
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
-        _require_state(nc, CANCELLABLE_STATES, _("cancel"))
+        _require_state(nc, CANCELLABLE_STATES, _("Cannot cancel %(number)s: it is %(state)s."))
         if nc.dispositions.filter(state=Disposition.State.APPROVED).exists():
             raise NcError("has_approved_dispositions", _("%(number)s has approved dispositions that acted on its "
                                                          "lots; it cannot be cancelled.") % {"number": nc.number})
@@ -374,7 +375,8 @@ def propose_disposition(nc_id: int, *, user, nc_lot_id: int, decision: str, quan
         nc = _locked_nc(nc_id, user)
         if _person(user) is None or not user.has_perm(PROPOSE_PERMISSION):
             raise NcError("not_permitted", _("Your role may not propose dispositions (quality engineers may)."))
-        _require_state(nc, (State.DISPOSITION,), _("propose a disposition for"))
+        _require_state(nc, (State.DISPOSITION,),
+                       _("Cannot propose a disposition for %(number)s: it is %(state)s."))
         entry = nc.lots.select_related("lot").filter(pk=nc_lot_id).first()
         if entry is None:
             raise NcError("lot_not_in_nc", _("This lot is not part of %(number)s.") % {"number": nc.number},
@@ -517,15 +519,16 @@ def _check_version(nc: Nonconformance, expected_version) -> None:
                            "changed_at": last.history_date.isoformat() if last else None})
 
 
-def _illegal(nc: Nonconformance, action: str) -> NcError:
-    return NcError("illegal_transition", _("Cannot %(action)s %(number)s: it is %(state)s.")
-                   % {"action": action, "number": nc.number, "state": nc.get_state_display()},
+def _illegal(nc: Nonconformance, message: str) -> NcError:
+    """`message`: a whole translated sentence with %(number)s and %(state)s (no verb fragments: word order differs
+    between languages)."""
+    return NcError("illegal_transition", message % {"number": nc.number, "state": nc.get_state_display()},
                    details={"state": nc.state})
 
 
-def _require_state(nc: Nonconformance, states, action: str) -> None:
+def _require_state(nc: Nonconformance, states, message: str) -> None:
     if nc.state not in states:
-        raise _illegal(nc, action)
+        raise _illegal(nc, message)
 
 
 def _check_title(title) -> str:
@@ -762,7 +765,7 @@ def _check_voter(nc: Nonconformance, disposition: Disposition, user) -> None:
     if not user.has_perm(APPROVE_PERMISSION):
         raise NcError("not_permitted", _("Only members of the material review board may vote on dispositions."))
     if nc.state != State.DISPOSITION:
-        raise _illegal(nc, _("vote on a disposition of"))
+        raise _illegal(nc, _("Cannot vote on a disposition of %(number)s: it is %(state)s."))
     if disposition.state != Disposition.State.PROPOSED:
         raise NcError("disposition_decided", _("This disposition was already %(state)s at %(at)s.")
                       % {"state": disposition.get_state_display(),
