@@ -4,6 +4,7 @@ step is checked by the pure module `qms.capa_rules`."""
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from .dictionary import ActorStampedHistory, Characteristic
@@ -124,9 +125,9 @@ class RootCause(models.Model):
         MAN = "man", _("man")
         MACHINE = "machine", _("machine")
         MATERIAL = "material", _("material")
-        METHOD = "method", _("method")
+        METHOD = "method", pgettext_lazy("5M1E category", "method")  # not the SPC chart method
         ENVIRONMENT = "environment", _("environment")
-        MEASUREMENT = "measurement", _("measurement")
+        MEASUREMENT = "measurement", pgettext_lazy("5M1E category", "measurement")  # 测, not a measured value
 
     capa = models.ForeignKey(Capa, on_delete=models.CASCADE, related_name="root_causes", verbose_name=_("CAPA"))
     category = models.CharField(_("category (5M1E)"), max_length=12, choices=Category.choices)

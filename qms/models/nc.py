@@ -5,7 +5,7 @@ is made, audited).
 """
 from django.conf import settings
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -54,10 +54,10 @@ class Nonconformance(models.Model):
         SUPPLIER = "supplier", _("supplier")
         AUDIT = "internal_audit", _("internal audit")
 
-    class Severity(models.TextChoices):
-        CRITICAL = "critical", _("critical")
-        MAJOR = "major", _("major")
-        MINOR = "minor", _("minor")
+    class Severity(models.TextChoices):  # own context: an NC's "critical" is not an alarm's (zh: 致命 vs 紧急)
+        CRITICAL = "critical", pgettext_lazy("NC severity", "critical")
+        MAJOR = "major", pgettext_lazy("NC severity", "major")
+        MINOR = "minor", pgettext_lazy("NC severity", "minor")
 
     class State(models.TextChoices):
         DRAFT = "draft", _("draft")
