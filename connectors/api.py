@@ -11,6 +11,7 @@ import asyncio
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -37,7 +38,9 @@ class TagMappingSerializer(serializers.ModelSerializer):
 class ConnectorSerializer(serializers.ModelSerializer):
     site = serializers.CharField(source="site.code", read_only=True)
     tags = TagMappingSerializer(many=True, read_only=True)
-    secrets_set = serializers.SerializerMethodField(help_text="Names of the secrets stored (values are never shown).")
+    secrets_set = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Names of the secrets stored (values are never shown).")
+    )
 
     class Meta:
         model = Connector
@@ -60,7 +63,7 @@ class ConnectorWriteSerializer(serializers.Serializer):
     shadow_mode = serializers.BooleanField(required=False)
     runner_group = serializers.CharField(required=False, allow_blank=True)
     config = serializers.DictField(required=False)
-    secrets = serializers.DictField(required=False, help_text="Write-only; '' removes a secret.")
+    secrets = serializers.DictField(required=False, help_text=gettext_lazy("Write-only; '' removes a secret."))
     tags = TagMappingSerializer(many=True, required=False)
     reason = serializers.CharField()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -56,9 +57,9 @@ def _truthy(value) -> bool:
 
 
 UPLOAD_REQUEST = inline_serializer("LegacyFileUpload", {
-    "file": serializers.FileField(help_text="CSV, JSON or dBase/FoxPro .dbf"),
+    "file": serializers.FileField(help_text=gettext_lazy("CSV, JSON or dBase/FoxPro .dbf")),
     "dry_run": serializers.BooleanField(required=False, default=False,
-                                        help_text="true: preview only (rows, problems), store nothing"),
+                                        help_text=gettext_lazy("true: preview only (rows, problems), store nothing")),
 })
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -31,11 +32,13 @@ class DeadLetterSerializer(serializers.ModelSerializer):
 
 
 class ReplayRequestSerializer(serializers.Serializer):
-    payload = serializers.JSONField(required=False, help_text="Corrected item; omit to replay the item unchanged")
+    payload = serializers.JSONField(
+        required=False, help_text=gettext_lazy("Corrected item; omit to replay the item unchanged")
+    )
 
 
 class DiscardRequestSerializer(serializers.Serializer):
-    note = serializers.CharField(help_text="Why the item is not worth keeping (required)")
+    note = serializers.CharField(help_text=gettext_lazy("Why the item is not worth keeping (required)"))
 
 
 class ReplayResultSerializer(serializers.Serializer):

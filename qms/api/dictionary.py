@@ -10,6 +10,7 @@ from django.http import HttpResponse, RawPostDataException
 from django.http.request import RequestDataTooBig
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -40,11 +41,11 @@ class CharacteristicSerializer(serializers.ModelSerializer):
     site = serializers.CharField(source="site.code", read_only=True)
     name = serializers.CharField(read_only=True)
     equipment = serializers.CharField(
-        source="equipment.code", allow_null=True, required=False, help_text="Equipment code (same site)."
+        source="equipment.code", allow_null=True, required=False, help_text=gettext_lazy("Equipment code (same site).")
     )
     operation = serializers.CharField(
         source="operation.reference", allow_null=True, required=False,
-        help_text="Routing step as part number/revision/operation code (same site).",
+        help_text=gettext_lazy("Routing step as part number/revision/operation code (same site)."),
     )
 
     class Meta:
@@ -60,12 +61,13 @@ class CharacteristicSerializer(serializers.ModelSerializer):
 class CharacteristicWriteSerializer(CharacteristicSerializer):
     """The request body of create/update (documentation: the services validate and report per field)."""
 
-    site = serializers.CharField(required=False, help_text="Site code (create only); defaults to your site.")
+    site = serializers.CharField(required=False, help_text=gettext_lazy("Site code (create only); defaults to your site."))
     version = serializers.IntegerField(
-        required=False, help_text="Update only: the version you edited; a newer stored version answers 409."
+        required=False, help_text=gettext_lazy("Update only: the version you edited; a newer stored version answers 409.")
     )
     reason = serializers.CharField(
-        required=False, allow_blank=True, help_text="Why — required when a released entry's judgement fields change."
+        required=False, allow_blank=True,
+        help_text=gettext_lazy("Why — required when a released entry's judgement fields change.")
     )
 
     class Meta(CharacteristicSerializer.Meta):
@@ -74,14 +76,14 @@ class CharacteristicWriteSerializer(CharacteristicSerializer):
 
 
 class CharacteristicFilter(filters.FilterSet):
-    code = filters.CharFilter(field_name="code", help_text="Exact code.")
+    code = filters.CharFilter(field_name="code", help_text=gettext_lazy("Exact code."))
     code__startswith = filters.CharFilter(field_name="code", lookup_expr="startswith")
-    code__in = filters.BaseInFilter(field_name="code", help_text="Comma-separated codes.")
-    equipment = filters.CharFilter(field_name="equipment__code", help_text="Equipment code.")
+    code__in = filters.BaseInFilter(field_name="code", help_text=gettext_lazy("Comma-separated codes."))
+    equipment = filters.CharFilter(field_name="equipment__code", help_text=gettext_lazy("Equipment code."))
     criticality = filters.ChoiceFilter(choices=Characteristic.Criticality.choices)
     status = filters.ChoiceFilter(choices=Characteristic.Status.choices)
     data_type = filters.ChoiceFilter(choices=Characteristic.DataType.choices)
-    operation = filters.NumberFilter(field_name="operation_id", help_text="Operation id.")
+    operation = filters.NumberFilter(field_name="operation_id", help_text=gettext_lazy("Operation id."))
 
     class Meta:
         model = Characteristic
@@ -127,9 +129,9 @@ class CharacteristicVersionSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     date = serializers.DateTimeField()
     type = serializers.ChoiceField(choices=["created", "changed", "deleted"])
-    user = serializers.CharField(help_text="User name, token:<name>, or system.")
+    user = serializers.CharField(help_text=gettext_lazy("User name, token:<name>, or system."))
     reason = serializers.CharField()
-    changes = serializers.DictField(help_text="field → [before, after]")
+    changes = serializers.DictField(help_text=gettext_lazy("field → [before, after]"))
 
 
 class CharacteristicViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,

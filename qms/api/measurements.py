@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -83,17 +84,21 @@ def _idempotency_key(request) -> str | None:
 
 # --- schema-only serializers (the contract as documented in /api/schema/) ------------------------------------------
 class MeasurementItemSerializer(serializers.Serializer):
-    characteristic = serializers.CharField(help_text="Data-dictionary code, e.g. IMM01.BARREL_Z2.TEMP")
-    value = serializers.FloatField(help_text="A JSON number (true/false for yes/no characteristics); no strings")
-    ts = serializers.DateTimeField(help_text="ISO-8601 with a UTC offset, e.g. 2026-11-24T08:00:00.123Z")
+    characteristic = serializers.CharField(help_text=gettext_lazy("Data-dictionary code, e.g. IMM01.BARREL_Z2.TEMP"))
+    value = serializers.FloatField(
+        help_text=gettext_lazy("A JSON number (true/false for yes/no characteristics); no strings")
+    )
+    ts = serializers.DateTimeField(help_text=gettext_lazy("ISO-8601 with a UTC offset, e.g. 2026-11-24T08:00:00.123Z"))
     lot = serializers.CharField(required=False, max_length=64)
-    equipment = serializers.CharField(required=False, help_text="Defaults to the characteristic's equipment")
+    equipment = serializers.CharField(required=False, help_text=gettext_lazy("Defaults to the characteristic's equipment"))
     quality = serializers.ChoiceField(choices=list(QUALITY_CODES), required=False, default="good")
 
 
 class IngestRequestSerializer(serializers.Serializer):
     measurements = MeasurementItemSerializer(many=True)
-    site = serializers.CharField(required=False, help_text="Site code; only users belonging to several sites need it")
+    site = serializers.CharField(
+        required=False, help_text=gettext_lazy("Site code; only users belonging to several sites need it")
+    )
 
 
 class ItemErrorSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -246,7 +247,7 @@ class DefectCodeSerializer(serializers.Serializer):
     unit_cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
                                          default=None)
     shared = serializers.BooleanField(required=False, default=False,
-                                      help_text="true: a code every site uses (needs no site)")
+                                      help_text=gettext_lazy("true: a code every site uses (needs no site)"))
     site = serializers.CharField(required=False)
 
 

@@ -6,6 +6,7 @@ Machine tokens may read everything of their site and write nothing.
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -85,7 +86,7 @@ class SiteSerializer(PlantSerializer):
 
 
 class AreaSerializer(PlantSerializer):
-    site = site_field(required=False, help_text="Site code; defaults to your (current) site.")
+    site = site_field(required=False, help_text=gettext_lazy("Site code; defaults to your (current) site."))
 
     class Meta:
         model = Area
@@ -127,7 +128,7 @@ class EquipmentSerializer(PlantSerializer):
 
 
 class ProductSerializer(PlantSerializer):
-    site = site_field(required=False, help_text="Site code; defaults to your (current) site.")
+    site = site_field(required=False, help_text=gettext_lazy("Site code; defaults to your (current) site."))
 
     class Meta:
         model = Product
@@ -142,7 +143,7 @@ class OperationSerializer(PlantSerializer):
         queryset=WorkCenter.objects.all(), site_lookup="line__area__site", required=False, allow_null=True
     )
     reference = serializers.CharField(
-        read_only=True, help_text="part number/revision/operation code — how the data dictionary names it."
+        read_only=True, help_text=gettext_lazy("part number/revision/operation code — how the data dictionary names it.")
     )
 
     class Meta:

@@ -8,6 +8,7 @@ qms.services.reaction_rules; errors are 400 `validation_error` with details per 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -41,22 +42,28 @@ class ReactionRuleSerializer(serializers.ModelSerializer):
 class ReactionRuleWriteSerializer(serializers.Serializer):
     """Request body (documentation: the service validates and reports per field). Omitted fields keep their value."""
 
-    site = serializers.CharField(required=False, help_text="Site code (create only); defaults to your site.")
+    site = serializers.CharField(required=False, help_text=gettext_lazy("Site code (create only); defaults to your site."))
     name = serializers.CharField(required=False)
     trigger = serializers.ChoiceField(choices=ReactionRule.Trigger.choices, required=False)
     threshold = serializers.FloatField(required=False, allow_null=True)
     spc_rules = serializers.ListField(child=serializers.CharField(), required=False)
     equipment_states = serializers.ListField(child=serializers.CharField(), required=False)
     characteristics = serializers.ListField(child=serializers.CharField(), required=False,
-                                            help_text="Characteristic codes of the site.")
+                                            help_text=gettext_lazy("Characteristic codes of the site."))
     characteristic_pattern = serializers.CharField(required=False, allow_blank=True)
-    equipment = serializers.ListField(child=serializers.CharField(), required=False, help_text="Equipment codes.")
-    lines = serializers.ListField(child=serializers.CharField(), required=False, help_text="Line codes.")
-    notify_groups = serializers.ListField(child=serializers.CharField(), required=False, help_text="Group names.")
-    writeback_connector = serializers.CharField(required=False, allow_null=True, help_text="Connector name.")
-    version = serializers.IntegerField(required=False, help_text="Update: the version you edited (409 if stale).")
+    equipment = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=gettext_lazy("Equipment codes.")
+    )
+    lines = serializers.ListField(child=serializers.CharField(), required=False, help_text=gettext_lazy("Line codes."))
+    notify_groups = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=gettext_lazy("Group names.")
+    )
+    writeback_connector = serializers.CharField(required=False, allow_null=True, help_text=gettext_lazy("Connector name."))
+    version = serializers.IntegerField(
+        required=False, help_text=gettext_lazy("Update: the version you edited (409 if stale).")
+    )
     reason = serializers.CharField(required=False, allow_blank=True,
-                                   help_text="Why — required when an enabled rule changes.")
+                                   help_text=gettext_lazy("Why — required when an enabled rule changes."))
 
 
 def _editable(request) -> dict:
