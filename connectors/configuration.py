@@ -66,7 +66,7 @@ def _clean_tags(site: Site, kind: str, tags: list) -> list[dict]:
         try:
             params = validate_tag_params(kind, str(tag.get("source_ref") or ""), tag.get("params") or {})
         except ConfigError as exc:
-            errors[f"tags[{index}]"] = str(exc)
+            errors[f"tags[{index}]"] = exc.text(_)
             continue
         cleaned.append({"characteristic": characteristics[code], "source_ref": str(tag["source_ref"]).strip(),
                         "params": params, "enabled": bool(tag.get("enabled", True))})
@@ -87,7 +87,7 @@ def save_connector(site: Site, data: dict, *, connector: Connector | None = None
     try:
         config = validate_connector_config(kind, config or {})
     except ConfigError as exc:
-        raise ValidationError({"config": str(exc)}) from exc
+        raise ValidationError({"config": exc.text(_)}) from exc
     tags = _clean_tags(site, kind, data["tags"]) if "tags" in data else None
     name = str(data.get("name", connector.name if connector else "") or "").strip()
     if not name:

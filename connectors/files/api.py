@@ -47,8 +47,8 @@ def _file_connector(request, connector_id: int) -> Connector:
     return connector
 
 
-def _misconfigured(exc: Exception) -> ApiError:
-    return ApiError(_("The connector's configuration is not valid: %(problem)s") % {"problem": exc},
+def _misconfigured(exc: ConfigError | MappingError) -> ApiError:
+    return ApiError(_("The connector's configuration is not valid: %(problem)s") % {"problem": exc.text(_)},
                     code="connector_misconfigured", status_code=400)
 
 
@@ -96,7 +96,7 @@ class ConnectorImportsView(APIView):
                 try:
                     return Response(preview_file(connector, upload.name, data))
                 except FileFormatError as exc:
-                    raise ApiError(str(exc), code="unreadable_file", status_code=400) from None
+                    raise ApiError(exc.text(_), code="unreadable_file", status_code=400) from None
             user = request.user if getattr(request.user, "pk", None) and not hasattr(request.user, "token") else None
             outcome = import_file(connector, upload.name, data, origin=ImportedFile.Origin.UPLOAD, user=user)
         except (ConfigError, MappingError) as exc:

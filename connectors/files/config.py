@@ -17,6 +17,7 @@ import codecs
 
 from connectors.config import ConfigError, number, reject_unknown
 from connectors.files.rows import MappingError, RowMapping
+from connectors.translatable import gettext_noop
 
 from .readers import FORMATS
 
@@ -30,24 +31,26 @@ def validate_config(config: dict) -> dict:
     reject_unknown(config, CONFIG_KEYS)
     out = dict(config)
     if config.get("file_format") not in (None, *FORMATS):
-        raise ConfigError(f"file_format: must be one of {', '.join(FORMATS)} (or empty: from the extension)")
+        raise ConfigError(gettext_noop("file_format: must be one of %(formats)s (or empty: from the extension)"),
+                          formats=", ".join(FORMATS))
     if config.get("encoding"):
         try:
             codecs.lookup(config["encoding"])
         except LookupError:
-            raise ConfigError(f"encoding: unknown encoding {config['encoding']!r}") from None
+            raise ConfigError(gettext_noop("encoding: unknown encoding %(encoding)s"),
+                              encoding=repr(config["encoding"])) from None
     delimiter = config.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
-        raise ConfigError("delimiter: must be a single character")
+        raise ConfigError(gettext_noop("delimiter: must be a single character"))
     patterns = config.get("patterns", ["*.csv", "*.json", "*.dbf"])
     if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
-        raise ConfigError("patterns: must be a list of file-name patterns such as '*.csv'")
+        raise ConfigError(gettext_noop("patterns: must be a list of file-name patterns such as '*.csv'"))
     out["patterns"] = patterns
     out["settle_s"] = number(config, "settle_s", 5.0, minimum=0, maximum=3600)
     try:
         RowMapping.from_config(config)
     except MappingError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(exc.message, **exc.params) from None
     return out
 
 

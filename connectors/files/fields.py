@@ -8,13 +8,15 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.translatable import TranslatableError, gettext_noop
+
 MISSING = object()
 _PATH_TOKEN = re.compile(r"[^.\[\]]+|\[(\d+)\]")
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
 _EPOCH_MS_THRESHOLD = 1e11
 
 
-class FieldError(ValueError):
+class FieldError(TranslatableError):
     """A field's content cannot be used; the message says why."""
 
 
@@ -47,19 +49,19 @@ def parse_number(raw, *, decimal_comma: bool = False) -> float:
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
-            raise FieldError("empty")
+            raise FieldError(gettext_noop("empty"))
         if decimal_comma:
             text = text.replace(".", "").replace(",", ".")
         try:
             value = float(text)
         except ValueError:
-            raise FieldError(f"not a number: {raw[:40]!r}") from None
+            raise FieldError(gettext_noop("not a number: %(value)s"), value=repr(raw[:40])) from None
     elif raw is None:
-        raise FieldError("empty")
+        raise FieldError(gettext_noop("empty"))
     else:
-        raise FieldError(f"not a number: {type(raw).__name__}")
+        raise FieldError(gettext_noop("not a number: %(value)s"), value=type(raw).__name__)
     if math.isnan(value) or math.isinf(value):
-        raise FieldError("not a finite number")
+        raise FieldError(gettext_noop("not a finite number"))
     return value
 
 
@@ -69,7 +71,7 @@ def zone(name: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise FieldError(f"unknown time zone {name!r}") from exc
+        raise FieldError(gettext_noop("unknown time zone %(zone)s"), zone=repr(name)) from exc
 
 
 def parse_timestamp(raw, *, tz: ZoneInfo | None = None, fmt: str | None = None) -> datetime:
@@ -84,20 +86,23 @@ def parse_timestamp(raw, *, tz: ZoneInfo | None = None, fmt: str | None = None) 
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise FieldError(f"epoch time out of range: {raw}") from None
+            raise FieldError(gettext_noop("epoch time out of range: %(value)s"), value=raw) from None
     elif isinstance(raw, str) and raw.strip():
         text = raw.strip()
         try:
             parsed = datetime.strptime(text, fmt) if fmt else datetime.fromisoformat(text)
         except ValueError:
-            raise FieldError(f"not a timestamp{' in format ' + fmt if fmt else ''}: {text[:40]!r}") from None
+            if fmt:
+                raise FieldError(gettext_noop("not a timestamp in format %(format)s: %(value)s"), format=fmt,
+                                 value=repr(text[:40])) from None
+            raise FieldError(gettext_noop("not a timestamp: %(value)s"), value=repr(text[:40])) from None
     elif raw is None or raw == "":
-        raise FieldError("empty")
+        raise FieldError(gettext_noop("empty"))
     else:
-        raise FieldError(f"not a timestamp: {type(raw).__name__}")
+        raise FieldError(gettext_noop("not a timestamp: %(value)s"), value=type(raw).__name__)
     if parsed.tzinfo is None:
         if tz is None:
-            raise FieldError("timestamp has no time zone (configure the source's time zone)")
+            raise FieldError(gettext_noop("timestamp has no time zone (configure the source's time zone)"))
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
 
@@ -107,5 +112,5 @@ def parse_text(raw, *, max_length: int = 64) -> str | None:
         return None
     text = str(raw).strip()
     if len(text) > max_length:
-        raise FieldError(f"longer than {max_length} characters")
+        raise FieldError(gettext_noop("longer than %(length)s characters"), length=max_length)
     return text or None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.envelope import Envelope
+from connectors.translatable import gettext_noop
 
 from .readers import read_file
 from .rows import MappedRow, RowError, RowMapping, map_row
@@ -42,14 +43,14 @@ class FilePlan:
             for row in self.rows for value in row.values
         ]
 
-    def preview(self, limit: int = 20) -> dict:
+    def preview(self, limit: int = 20, translate=None) -> dict:
         """What a person checks before importing: format and encoding found, columns, the first mapped rows, and
-        every problem with row number, column and reason."""
+        every problem with row number, column and reason (in the language of `translate`)."""
         return {
             "filename": self.filename, "sha256": self.sha256, "format": self.file_format, "encoding": self.encoding,
             "columns": self.header, "missing_columns": self.missing_columns, "rows": len(self.rows),
             "readings": self.readings, "error_count": self.error_count,
-            "errors": [e.to_json() for e in self.errors],
+            "errors": [e.to_json(translate) for e in self.errors],
             "sample": [
                 {"row": r.row, "ts": r.ts.isoformat() if r.ts else None, "lot": r.lot, "equipment": r.equipment,
                  "values": {v.characteristic: v.value for v in r.values}}
@@ -68,7 +69,7 @@ def plan_file(data: bytes, filename: str, mapping: RowMapping, *, file_format: s
                     file_format=read.file_format, encoding=read.encoding, header=read.header,
                     missing_columns=mapping.missing_columns(read.header))
     if plan.missing_columns:
-        plan.errors = [RowError(0, column, "column not in the file") for column in plan.missing_columns]
+        plan.errors = [RowError(0, column, gettext_noop("column not in the file")) for column in plan.missing_columns]
         plan.error_count = len(plan.errors)
         return plan
     for number, record in enumerate(read.records, start=1):

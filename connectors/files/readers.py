@@ -16,12 +16,14 @@ from pathlib import PurePath
 from dbfread import DBF
 from dbfread.exceptions import DBFNotFound
 
+from connectors.translatable import TranslatableError, gettext_noop
+
 FORMATS = ("csv", "json", "dbf")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 FALLBACK_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-class FileFormatError(ValueError):
+class FileFormatError(TranslatableError):
     """The file cannot be read as the format it claims (the message says where it broke)."""
 
 
@@ -36,7 +38,7 @@ class ReadFile:
 def guess_format(filename: str, configured: str | None = None) -> str:
     if configured:
         if configured not in FORMATS:
-            raise FileFormatError(f"unknown format {configured!r} (csv, json, dbf)")
+            raise FileFormatError(gettext_noop("unknown format %(format)s (csv, json, dbf)"), format=repr(configured))
         return configured
     suffix = PurePath(filename).suffix.lower().lstrip(".")
     if suffix in ("csv", "txt", "tsv"):
@@ -45,7 +47,8 @@ def guess_format(filename: str, configured: str | None = None) -> str:
         return "json"
     if suffix == "dbf":
         return "dbf"
-    raise FileFormatError(f"cannot tell the format of {filename!r} from its extension; configure file_format")
+    raise FileFormatError(gettext_noop("cannot tell the format of %(filename)s from its extension; configure "
+                                       "file_format"), filename=repr(filename))
 
 
 def decode_text(data: bytes, encoding: str | None) -> tuple[str, str]:
@@ -57,10 +60,11 @@ def decode_text(data: bytes, encoding: str | None) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             if encoding:
                 line = data[:exc.start].count(b"\n") + 1
-                raise FileFormatError(f"not valid {encoding} at byte {exc.start} (line {line})") from None
+                raise FileFormatError(gettext_noop("not valid %(encoding)s at byte %(byte)s (line %(line)s)"),
+                                      encoding=encoding, byte=exc.start, line=line) from None
         except LookupError:
-            raise FileFormatError(f"unknown encoding {encoding!r}") from None
-    raise FileFormatError("neither UTF-8 nor GB18030 text; configure the file's encoding")
+            raise FileFormatError(gettext_noop("unknown encoding %(encoding)s"), encoding=repr(encoding)) from None
+    raise FileFormatError(gettext_noop("neither UTF-8 nor GB18030 text; configure the file's encoding"))
 
 
 def read_csv(text: str, delimiter: str | None = None) -> tuple[list[str], list[dict]]:
@@ -71,11 +75,19 @@ def read_csv(text: str, delimiter: str | None = None) -> tuple[list[str], list[d
             delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
+        return _csv_records(reader)
+    except csv.Error as exc:      # e.g. a field beyond the csv module's size limit (an unclosed quote swallows lines)
+        raise FileFormatError(gettext_noop("CSV line %(line)s cannot be read: %(detail)s"), line=reader.line_num,
+                              detail=str(exc)) from None
+
+
+def _csv_records(reader) -> tuple[list[str], list[dict]]:
+    try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise FileFormatError("the file is empty") from None
+        raise FileFormatError(gettext_noop("the file is empty")) from None
     if len(set(header)) != len(header):
-        raise FileFormatError(f"duplicate column names in the header: {header}")
+        raise FileFormatError(gettext_noop("duplicate column names in the header: %(header)s"), header=header)
     records = []
     for cells in reader:
         if not any(c.strip() for c in cells):
@@ -93,18 +105,19 @@ def read_json(text: str, records_path: str | None = None) -> tuple[list[str], li
         try:   # JSON Lines
             document = [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError:
-            raise FileFormatError(f"not JSON: {first_error}") from None
+            raise FileFormatError(gettext_noop("not JSON: %(detail)s"), detail=str(first_error)) from None
     if records_path:
         document = get_path(document, records_path)
         if document is MISSING:
-            raise FileFormatError(f"no records at '{records_path}'")
+            raise FileFormatError(gettext_noop("no records at '%(path)s'"), path=records_path)
     elif isinstance(document, dict):
         arrays = [v for v in document.values() if isinstance(v, list)]
         if len(arrays) != 1:
-            raise FileFormatError("a JSON object must hold exactly one array of records (or configure records_path)")
+            raise FileFormatError(gettext_noop("a JSON object must hold exactly one array of records "
+                                               "(or configure records_path)"))
         document = arrays[0]
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
-        raise FileFormatError("the records must be a JSON array of objects")
+        raise FileFormatError(gettext_noop("the records must be a JSON array of objects"))
     header = list(dict.fromkeys(k for record in document for k in record))
     return header, document
 
@@ -121,10 +134,12 @@ def read_dbf(data: bytes, encoding: str | None) -> tuple[list[str], list[dict], 
                 return list(table.field_names), [dict(r) for r in table.records], table.encoding
             except UnicodeDecodeError:
                 if encoding:
-                    raise FileFormatError(f"text fields are not valid {encoding}") from None
+                    raise FileFormatError(gettext_noop("text fields are not valid %(encoding)s"),
+                                          encoding=encoding) from None
             except (DBFNotFound, ValueError, struct.error) as exc:
-                raise FileFormatError(f"not a readable .dbf file: {exc}") from None
-        raise FileFormatError("text fields are neither in the declared code page nor GB18030; configure the encoding")
+                raise FileFormatError(gettext_noop("not a readable .dbf file: %(detail)s"), detail=str(exc)) from None
+        raise FileFormatError(gettext_noop("text fields are neither in the declared code page nor GB18030; "
+                                           "configure the encoding"))
     finally:
         os.unlink(path)
 
@@ -132,7 +147,8 @@ def read_dbf(data: bytes, encoding: str | None) -> tuple[list[str], list[dict], 
 def read_file(data: bytes, filename: str, *, file_format: str | None = None, encoding: str | None = None,
               delimiter: str | None = None, records_path: str | None = None) -> ReadFile:
     if len(data) > MAX_FILE_BYTES:
-        raise FileFormatError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise FileFormatError(gettext_noop("the file is larger than %(megabytes)s MB"),
+                              megabytes=MAX_FILE_BYTES // (1024 * 1024))
     kind = guess_format(filename, file_format)
     if kind == "dbf":
         header, records, used = read_dbf(data, encoding)

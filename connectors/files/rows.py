@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from connectors.translatable import TranslatableError, gettext_noop, render
+
 from .fields import FieldError, parse_number, parse_text, parse_timestamp, zone
 
 
-class MappingError(ValueError):
+class MappingError(TranslatableError):
     """The mapping itself is wrong (names a column that is not there, no value column, ...)."""
 
 
@@ -39,7 +41,7 @@ class RowMapping:
         try:
             tz = zone(config.get("timezone"))
         except FieldError as exc:
-            raise MappingError(f"timezone: {exc}") from None
+            raise MappingError(gettext_noop("timezone: %(problem)s"), problem=exc) from None
         mapping = cls(
             ts_column=config.get("ts_column") or "", value_columns=dict(config.get("value_columns") or {}),
             characteristic_column=config.get("characteristic_column") or None,
@@ -58,12 +60,12 @@ class RowMapping:
 
     def check(self) -> None:
         if not self.ts_column:
-            raise MappingError("ts_column: the column with the measurement time is required")
+            raise MappingError(gettext_noop("ts_column: the column with the measurement time is required"))
         if self.long and not self.value_column:
-            raise MappingError("value_column: required with characteristic_column")
+            raise MappingError(gettext_noop("value_column: required with characteristic_column"))
         if not self.long and not self.value_columns:
-            raise MappingError("value_columns: map at least one column to a characteristic "
-                               "(or use characteristic_column + value_column)")
+            raise MappingError(gettext_noop("value_columns: map at least one column to a characteristic "
+                                            "(or use characteristic_column + value_column)"))
 
     def columns(self) -> set[str]:
         named = {self.ts_column, self.time_column, self.lot_column, self.equipment_column, self.characteristic_column,
@@ -86,10 +88,21 @@ class RowValue:
 class RowError:
     row: int                 # 1-based data row number (the header is not counted), as a user counts in Excel
     column: str
-    reason: str
+    message: str             # a msgid marked with gettext_noop; `params` fill its placeholders
+    params: dict = field(default_factory=dict)
 
-    def to_json(self) -> dict:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
+    @classmethod
+    def of(cls, row: int, column: str, error: TranslatableError) -> RowError:
+        return cls(row, column, error.message, error.params)
+
+    @property
+    def reason(self) -> str:
+        """The reason in English (logs, tests); people read to_json(gettext)."""
+        return render(self.message, self.params)
+
+    def to_json(self, translate=None) -> dict:
+        """Row, column and the reason in the language of `translate` (see connectors.translatable)."""
+        return {"row": self.row, "column": self.column, "reason": render(self.message, self.params, translate)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +146,14 @@ def map_row(number: int, record: dict, mapping: RowMapping) -> MappedRow:
     try:
         ts = parse_timestamp(_timestamp_cell(record, mapping), tz=mapping.tz, fmt=mapping.ts_format)
     except FieldError as exc:
-        errors.append(RowError(number, mapping.ts_column, str(exc)))
+        errors.append(RowError.of(number, mapping.ts_column, exc))
     for column, target in ((mapping.lot_column, "lot"), (mapping.equipment_column, "equipment")):
         if not column:
             continue
         try:
             text = parse_text(_cell(record, column))
         except FieldError as exc:
-            errors.append(RowError(number, column, str(exc)))
+            errors.append(RowError.of(number, column, exc))
             continue
         if target == "lot":
             lot = text
@@ -150,14 +163,14 @@ def map_row(number: int, record: dict, mapping: RowMapping) -> MappedRow:
     if mapping.long:
         code = parse_text(_cell(record, mapping.characteristic_column), max_length=128)
         if not code:
-            errors.append(RowError(number, mapping.characteristic_column, "empty"))
+            errors.append(RowError(number, mapping.characteristic_column, gettext_noop("empty")))
         else:
             code = mapping.codes.get(code, code)
             try:
                 values.append(RowValue(code, parse_number(_cell(record, mapping.value_column),
                                                           decimal_comma=mapping.decimal_comma), mapping.value_column))
             except FieldError as exc:
-                errors.append(RowError(number, mapping.value_column, str(exc)))
+                errors.append(RowError.of(number, mapping.value_column, exc))
     else:
         for column, code in mapping.value_columns.items():
             raw = _cell(record, column)
@@ -166,7 +179,7 @@ def map_row(number: int, record: dict, mapping: RowMapping) -> MappedRow:
             try:
                 values.append(RowValue(code, parse_number(raw, decimal_comma=mapping.decimal_comma), column))
             except FieldError as exc:
-                errors.append(RowError(number, column, str(exc)))
+                errors.append(RowError.of(number, column, exc))
     if ts is None:
         values = []       # a value without its time cannot be stored; the error above says why
     return MappedRow(number, ts, lot, equipment, values, errors)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from connectors.models import Connector, ImportedFile
 from qms.audit.chain import record_audit
@@ -45,8 +46,9 @@ def _plan(connector: Connector, filename: str, data: bytes) -> FilePlan:
 
 
 def preview_file(connector: Connector, filename: str, data: bytes, limit: int = 20) -> dict:
-    """Dry run: read and map the file, store nothing. Raises FileFormatError when it cannot be read at all."""
-    preview = _plan(connector, filename, data).preview(limit)
+    """Dry run: read and map the file, store nothing. Raises FileFormatError when it cannot be read at all.
+    Row problems are in the active language."""
+    preview = _plan(connector, filename, data).preview(limit, translate=gettext)
     preview["already_imported"] = ImportedFile.objects.filter(
         connector=connector, sha256=preview["sha256"], status__in=(ImportedFile.Status.DONE,
                                                                     ImportedFile.Status.DONE_WITH_ERRORS)).exists()
@@ -73,7 +75,7 @@ def import_file(connector: Connector, filename: str, data: bytes, *, origin: str
     try:
         plan = _plan(connector, filename, data)
     except FileFormatError as exc:
-        _finish(record, status=ImportedFile.Status.FAILED, message=str(exc), user=user)
+        _finish(record, status=ImportedFile.Status.FAILED, message=exc.text(gettext), user=user)
         return ImportOutcome(record)
     record.file_format, record.encoding, record.rows = plan.file_format, plan.encoding, len(plan.rows)
     envelopes = plan.envelopes(services.spec_for(connector).key, datetime.now(UTC))
@@ -89,7 +91,7 @@ def import_file(connector: Connector, filename: str, data: bytes, *, origin: str
         record.stored += outcome.stored
         record.duplicates += outcome.duplicates
         record.rejected += outcome.rejected
-    record.row_errors = [e.to_json() for e in plan.errors]
+    record.row_errors = [e.to_json(gettext) for e in plan.errors]
     record.error_count = plan.error_count
     problems = plan.error_count or record.rejected
     _finish(record, status=ImportedFile.Status.DONE_WITH_ERRORS if problems else ImportedFile.Status.DONE,

@@ -65,7 +65,7 @@ class ConnectorImportsPage(SitePageMixin, View):
         try:
             preview = preview_file(connector, upload.name, data, limit=20)
         except FileFormatError as exc:
-            return self._render(request, connector, error=str(exc))
+            return self._render(request, connector, error=exc.text(_))
         sha = hashlib.sha256(data).hexdigest()
         (_pending_dir() / sha).write_bytes(data)
         return self._render(request, connector, preview=preview, pending_sha=sha, pending_name=upload.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -71,7 +72,7 @@ class Connector(models.Model):
         try:
             self.config = validate_connector_config(self.kind, self.config or {})
         except ConfigError as exc:
-            raise ValidationError({"config": str(exc)}) from exc
+            raise ValidationError({"config": exc.text(gettext)}) from exc
 
 
 class TagMapping(models.Model):

@@ -45,7 +45,7 @@ def validate_config(config: dict) -> dict:
     try:
         RowMapping.from_config(config)
     except MappingError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(exc.message, **exc.params) from None
     return out
 
 

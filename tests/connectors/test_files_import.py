@@ -44,6 +44,13 @@ def test_import_stores_the_mapped_values_and_keeps_the_row_errors(connector):
     assert set(Measurement.objects.values_list("lot_code", flat=True)) == {"批次-01"}
 
 
+def test_row_problems_are_kept_in_the_language_of_the_import(connector, monkeypatch):
+    catalogue = {"not a number: %(value)s": "不是数字：%(value)s"}
+    monkeypatch.setattr("connectors.files.service.gettext", lambda message: catalogue.get(message, message))
+    record = import_file(connector, "line1.csv", gbk_file()).record
+    assert record.row_errors == [{"row": 3, "column": "二区温度", "reason": "不是数字：'abc'"}]
+
+
 def test_reimporting_the_same_file_stores_nothing_twice(connector):
     import_file(connector, "line1.csv", gbk_file())
     again = import_file(connector, "renamed-copy.csv", gbk_file())

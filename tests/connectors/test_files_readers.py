@@ -48,6 +48,16 @@ def test_row_errors_name_row_column_and_reason_and_spare_the_other_values():
     assert plan.rows[3].values == []
 
 
+def test_row_problems_translate_the_message_and_keep_the_cell_verbatim():
+    catalogue = {"not a number: %(value)s": "不是数字：%(value)s", "not a timestamp: %(value)s": "不是时间：%(value)s"}
+    text = CSV_TEXT + "2026-11-28 08:01:00,批次-01,abc,5.3\nnot a time,批次-01,231,5\n"
+    preview = plan_file(text.encode("gb18030"), "line1.csv", WIDE).preview(translate=lambda m: catalogue.get(m, m))
+    assert preview["errors"] == [
+        {"row": 3, "column": "二区温度", "reason": "不是数字：'abc'"},
+        {"row": 4, "column": "时间", "reason": "不是时间：'not a time'"},
+    ]
+
+
 def test_a_mapping_naming_absent_columns_is_reported_before_any_row():
     plan = plan_file(b"a,b\n1,2\n", "x.csv", WIDE)
     assert plan.missing_columns == ["二区温度", "批号", "时间", "缓冲量"]
@@ -103,6 +113,12 @@ def test_unreadable_files_say_why(data, filename, options, message):
         read_file(data, filename, **options)
 
 
+def test_a_csv_line_the_csv_module_cannot_read_names_the_line():
+    data = b"t,v\n1,2\n3,\"" + b"x" * 200_000 + b"\n"     # an unclosed quote swallowing the rest of the file
+    with pytest.raises(FileFormatError, match="CSV line 3 cannot be read: field larger than field limit"):
+        read_file(data, "a.csv")
+
+
 def test_local_times_without_a_configured_zone_are_refused_not_guessed():
     mapping = RowMapping.from_config({"ts_column": "t", "value_columns": {"v": "X"}})
     plan = plan_file(b"t,v\n2026-11-28 08:00:00,1\n", "a.csv", mapping)
@@ -132,6 +148,13 @@ def test_preview_lists_sample_rows_and_problems():
 def test_bad_mappings_are_refused(config, message):
     with pytest.raises(MappingError, match=message):
         RowMapping.from_config(config)
+
+
+def test_a_mapping_problem_quoting_a_field_problem_is_translated_whole():
+    catalogue = {"timezone: %(problem)s": "时区：%(problem)s", "unknown time zone %(zone)s": "未知时区 %(zone)s"}
+    with pytest.raises(MappingError) as refused:
+        RowMapping.from_config({"ts_column": "t", "value_columns": {"a": "X"}, "timezone": "Nowhere/City"})
+    assert refused.value.text(lambda m: catalogue.get(m, m)) == "时区：未知时区 'Nowhere/City'"
 
 
 def test_decimal_cells_from_numeric_columns_are_numbers():
