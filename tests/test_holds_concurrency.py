@@ -1,10 +1,16 @@
-"""Races on PostgreSQL's real row locks: two deciders on one lot, a hold placed while a run starts, two holds at once."""
+"""Races on PostgreSQL's real row locks: two deciders on one lot, a hold placed while a run starts, two holds at once,
+a genealogy edge recorded while a propagating hold is placed."""
+import importlib
+import threading
+import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from tests.factories_holds import PASSWORD, Plant
+from tests.factories_holds import PASSWORD, Plant, at
 from tests.test_lots_concurrency import race
 from traceability import services
 from traceability.models import Hold, HoldLot
@@ -72,3 +78,61 @@ def test_two_holds_placed_at_once_get_distinct_numbers(plant):
                     lambda: place_hold(plant.site, reason="two", lots=["B"]))
 
     assert sorted(o.number for o in outcomes) == ["H-S1-000001", "H-S1-000002"]
+
+
+def _pause_after(target: str, reached: threading.Event, seconds: float = 0.8):
+    """Patch `target` (a module attribute) so the calling transaction signals `reached` after it ran, then stays
+    open `seconds` longer."""
+    module_name, name = target.rsplit(".", 1)
+    original = getattr(importlib.import_module(module_name), name)
+
+    def paused(*args, **kwargs):
+        result = original(*args, **kwargs)
+        reached.set()
+        time.sleep(seconds)
+        return result
+    return mock.patch(target, paused)
+
+
+def _in_thread(call, outcomes: list):
+    def run():
+        try:
+            outcomes.append(call())
+        except Exception as exc:  # the outcome under test may be an exception
+            outcomes.append(exc)
+        finally:
+            connection.close()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_an_edge_recorded_while_a_propagating_freeze_traces_is_held(plant):
+    """The freeze has traced and inserted but not committed when the edge is written: the edge's writer waits for the
+    freeze's commit and then finds the hold (without the shared site lock it saw no hold, the freeze no edge)."""
+    parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
+    child = plant.lot("CHILD")
+    outcomes, traced = [], threading.Event()
+    with _pause_after("traceability.services.holds._materialise", traced):
+        freeze = _in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
+        assert traced.wait(10)                                             # traced and inserted, not committed
+        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
+        freeze.join(30)
+        edge.join(30)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert HoldLot.objects.filter(lot=child).exists()
+
+
+def test_a_freeze_placed_while_an_edge_is_being_recorded_traces_it(plant):
+    """The edge is written but not committed when the freeze starts: the freeze waits and then traces it."""
+    parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
+    child = plant.lot("CHILD")
+    outcomes, written = [], threading.Event()
+    with _pause_after("traceability.services.hold_propagation.hold_new_child", written):
+        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
+        assert written.wait(10)                                            # edge written, no hold found, not committed
+        freeze = _in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
+        edge.join(30)
+        freeze.join(30)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert HoldLot.objects.filter(lot=child).exists()

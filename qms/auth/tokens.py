@@ -138,7 +138,7 @@ def revoke_token(token_id: int, *, user, reason: str) -> ApiToken:
     if not reason:
         raise ValidationError({"reason": _("Say why the token is revoked.")})
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().select_related("site").filter(pk=token_id).first()
+        token = ApiToken.objects.select_for_update(of=("self",)).select_related("site").filter(pk=token_id).first()
         if token is None:
             raise ApiToken.DoesNotExist(_("No API token with id %(id)s.") % {"id": token_id})
         _check_may_manage(user, token.site_id, "qms.change_apitoken")

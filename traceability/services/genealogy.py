@@ -56,8 +56,7 @@ def add_genealogy_edge(parent: Lot, child: Lot, quantity: float | None = None,
                                % {"parent": parent.code, "child": child.code}})
     if quantity is not None and (not math.isfinite(quantity) or quantity < 0):
         raise ValidationError({"quantity": _("The quantity must be a finite number ≥ 0.")})
-    # One genealogy writer per site at a time: two concurrent edges A→B and B→A would each pass the cycle check.
-    Site.objects.select_for_update().filter(pk=parent.site_id).values_list("pk", flat=True).first()
+    lock_site_genealogy(parent.site_id)
     edge = GenealogyEdge.objects.select_for_update().filter(parent=parent, child=child).first()
     if edge is not None:
         differences = edge_differences(edge, quantity, unit)
@@ -90,6 +89,14 @@ def add_genealogy_edge(parent: Lot, child: Lot, quantity: float | None = None,
 
     hold_new_child(parent, child)  # made from a held lot after the freeze: held too
     return edge, True
+
+
+def lock_site_genealogy(site_id: int) -> None:
+    """Until the transaction ends, no other genealogy writer of the site — nor a propagating hold being placed on it —
+    runs: two concurrent edges A→B and B→A would each pass the cycle check, and an edge recorded while a freeze traces
+    would be seen by neither (the freeze's trace misses the uncommitted edge, the edge's `hold_new_child` misses the
+    uncommitted hold). FOR NO KEY UPDATE: it does not block the key-share locks of rows referencing the site."""
+    Site.objects.select_for_update(no_key=True).filter(pk=site_id).values_list("pk", flat=True).first()
 
 
 def _reachable(start_id: int, target_id: int) -> bool:

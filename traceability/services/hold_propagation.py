@@ -8,9 +8,10 @@ child and everything already made from it join each hold that is not released, p
 the parent (held or in rework). Depth = the parent's depth + 1 (+ the child's own descendants' distance). A lot
 already under the hold keeps its entry (and depth).
 
-Locks: the genealogy writer holds the site row; here the holds are locked in id order (site → hold, as the hold
-services lock hold rows after whatever scope row they need). Limit: a hold still being placed (not yet committed)
-while the edge is written is not seen here and does not see the edge; the two writers share no lock.
+Locks: the genealogy writer holds the site row (`lock_site_genealogy`); here the holds are locked in id order
+(site → hold, as the hold services lock hold rows after whatever scope row they need). A propagating hold takes the
+same site lock while it is placed, so an edge and a freeze of one site never overlap: whichever commits second sees
+the other (the freeze traces the committed edge, or the edge's writer finds the committed hold here).
 """
 from __future__ import annotations
 

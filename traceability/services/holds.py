@@ -18,7 +18,8 @@ Who decides: a person with `traceability.release_hold` (quality engineers), e-si
 review board: an approved NC disposition is itself the authority for its lot's held entries, decided with the final
 MRB vote's signature (`decide_lots_by_disposition`), whatever the voter's own hold permission.
 
-Locks, always in this order: equipment row → hold row → its HoldLot rows → (audit head). Every change: one
+Locks, always in this order: equipment row → (site row, FOR NO KEY UPDATE, when the hold propagates: genealogy
+writers take it too) → hold row → its HoldLot rows → (audit head). Every change: one
 transaction, audit entries, `note_lots_changed` for the verdict cache inside it, `hold_changed` after commit.
 """
 from __future__ import annotations
@@ -46,13 +47,14 @@ from traceability.seams import hold_changed
 from traceability.services.genealogy import (
     DEFAULT_MAX_DEPTH,
     FORWARD,
+    lock_site_genealogy,
     no_jit,
     trace_forward,
     trace_sql,
     warn_if_max_depth,
 )
 from traceability.services.lookup import iso
-from traceability.services.runs import lots_on_equipment_between
+from traceability.services.runs import lock_equipment, lots_on_equipment_between
 from traceability.verdicts.write_through import note_lots_changed
 
 logger = logging.getLogger(__name__)
@@ -108,7 +110,9 @@ def place_hold(site: Site, *, reason: str, lots: Iterable[str | Lot] = (), equip
         raise HoldError("invalid_source", _("Unknown hold source %(source)r.") % {"source": source}, field="source")
     with transaction.atomic():
         if equipment is not None:
-            _lock_equipment(equipment.pk)  # a run starting now either is seen here or sees this hold
+            lock_equipment(equipment.pk)  # a run starting now either is seen here or sees this hold
+        if propagate_forward:
+            lock_site_genealogy(site.pk)  # an edge recorded now either is traced here or sees this hold
         # The audit entries (the hold's history and "place_hold") join the chain when this block ends, so the chain
         # head — which every audited write in the system waits for — is locked after the trace and the insert, not
         # during them. Still before the verdict hook's LotVerdict row locks: head → LotVerdict, as every hold writer.
@@ -406,10 +410,6 @@ def _resolve_lots(site: Site, codes: Sequence[str | Lot]) -> dict[str, Lot]:
         raise HoldError("unknown_lot", _("Unknown lot(s) in site %(site)s: %(codes)s.")
                         % {"site": site.code, "codes": ", ".join(unknown)}, field="lots", details={"lots": unknown})
     return found
-
-
-def _lock_equipment(equipment_id: int) -> None:
-    Equipment.objects.select_for_update().filter(pk=equipment_id).values_list("pk", flat=True).first()
 
 
 def _next_number(site: Site) -> str:

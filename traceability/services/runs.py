@@ -30,8 +30,12 @@ def _equipment_id(equipment: Equipment | int) -> int:
     return equipment.pk if isinstance(equipment, Equipment) else int(equipment)
 
 
-def _lock_equipment(equipment: Equipment | int) -> None:
-    Equipment.objects.select_for_update().filter(pk=_equipment_id(equipment)).values_list("pk", flat=True).first()
+def lock_equipment(equipment: Equipment | int) -> None:
+    """Row-lock the equipment alone until the transaction ends. `of=self` and no ordering: Equipment's default
+    ordering joins the site, and FOR UPDATE without `of` would lock the site row too — serialising every writer of
+    the site and blocking the key-share locks of rows that reference it."""
+    list(Equipment.objects.select_for_update(of=("self",)).filter(pk=_equipment_id(equipment)).order_by()
+         .values_list("pk", flat=True))
 
 
 def describe_run(run: LotRun) -> dict:
@@ -113,7 +117,7 @@ def start_lot_run(lot: Lot, equipment: Equipment, started_at: datetime, *, ended
         raise ValidationError({"equipment": _("Equipment %(equipment)s belongs to another site than lot %(lot)s.")
                                % {"equipment": equipment.code, "lot": lot.code}})
     _check_times(started_at, ended_at)
-    _lock_equipment(equipment)
+    lock_equipment(equipment)
     existing = (
         LotRun.objects.select_for_update(of=("self",)).select_related("lot", "equipment")
         .filter(lot=lot, equipment=equipment, started_at=started_at).first()
@@ -161,7 +165,7 @@ def end_lot_run(run: LotRun, ended_at: datetime) -> tuple[LotRun, bool]:
     if ended_at is None:
         raise ValidationError({"ended_at": _("This field is required.")})
     check_timestamp("ended_at", ended_at)
-    _lock_equipment(run.equipment_id)
+    lock_equipment(run.equipment_id)
     run = LotRun.objects.select_for_update(of=("self",)).select_related("lot", "equipment").get(pk=run.pk)
     if run.ended_at is not None:
         if run.ended_at == ended_at:
