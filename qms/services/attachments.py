@@ -130,13 +130,13 @@ def add_attachment(record, *, user, uploaded_file, site_id: int | None = None) -
         attachment.file.save(f"{digest[:32]}{extension}", ContentFile(data), save=False)
         try:
             attachment.save()
-        except Exception:
+            record_audit(action="attach", model=record._meta.label_lower, object_pk=record.pk,
+                         object_repr=str(record)[:200], site_id=site_id,
+                         changes={"attachment": [None, {"id": attachment.pk, "name": name, "sha256": digest,
+                                                        "size": len(data), "content_type": content_type}]})
+        except Exception:  # no row, no file (a rollback of an enclosing transaction still leaves the file)
             attachment.file.delete(save=False)
             raise
-        record_audit(action="attach", model=record._meta.label_lower, object_pk=record.pk,
-                     object_repr=str(record)[:200], site_id=site_id,
-                     changes={"attachment": [None, {"id": attachment.pk, "name": name, "sha256": digest,
-                                                    "size": len(data), "content_type": content_type}]})
     return attachment
 
 
