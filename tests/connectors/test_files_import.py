@@ -6,6 +6,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils.translation import trans_real
 
 from connectors.files.service import import_file, poll_drop_directory, preview_file
 from connectors.models import ImportedFile
@@ -13,6 +14,8 @@ from qms.models import AuditEntry, Measurement
 from tests.factories import CharacteristicFactory, ConnectorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+CHINESE = {"not a number: %(value)s": "不是数字：%(value)s",
+           "not a readable .dbf file: %(detail)s": "无法读取的 .dbf 文件：%(detail)s"}
 
 CSV_TEXT = ("时间,批号,二区温度,缓冲量\n"
             "2026-11-28 08:00:00,批次-01,231.5,5.2\n"
@@ -35,6 +38,22 @@ def gbk_file():
     return CSV_TEXT.encode("gbk")
 
 
+@pytest.fixture
+def chinese_catalogue():
+    """zh-Hans translations of two import problems (the lead translates the real catalogue at the end)."""
+    merged = trans_real.translation("zh-hans")._catalog
+    # Django's merged catalogue reads its dicts in order and supports no deletion: patch the first dict itself.
+    catalogue = merged._catalogs[0] if hasattr(merged, "_catalogs") else merged
+    before = {msgid: catalogue.get(msgid) for msgid in CHINESE}
+    catalogue.update(CHINESE)
+    yield
+    for msgid, translation in before.items():
+        if translation is None:
+            del catalogue[msgid]
+        else:
+            catalogue[msgid] = translation
+
+
 def test_import_stores_the_mapped_values_and_keeps_the_row_errors(connector):
     outcome = import_file(connector, "line1.csv", gbk_file())
     record = outcome.record
@@ -42,13 +61,6 @@ def test_import_stores_the_mapped_values_and_keeps_the_row_errors(connector):
     assert record.row_errors == [{"row": 3, "column": "二区温度", "reason": "not a number: 'abc'"}]
     assert Measurement.objects.filter(characteristic__code="IMM01.BARREL_Z2.TEMP").count() == 2
     assert set(Measurement.objects.values_list("lot_code", flat=True)) == {"批次-01"}
-
-
-def test_row_problems_are_kept_in_the_language_of_the_import(connector, monkeypatch):
-    catalogue = {"not a number: %(value)s": "不是数字：%(value)s"}
-    monkeypatch.setattr("connectors.files.service.gettext", lambda message: catalogue.get(message, message))
-    record = import_file(connector, "line1.csv", gbk_file()).record
-    assert record.row_errors == [{"row": 3, "column": "二区温度", "reason": "不是数字：'abc'"}]
 
 
 def test_reimporting_the_same_file_stores_nothing_twice(connector):
@@ -143,16 +155,29 @@ def test_management_command_refuses_an_unknown_connector(tmp_path):
 
 
 class TestUploadApi:
-    def upload(self, client, connector, dry_run=False, data=None):
+    def upload(self, client, connector, dry_run=False, data=None, **headers):
         upload = SimpleUploadedFile("line1.csv", data or gbk_file(), content_type="text/csv")
         return client.post(f"/api/v1/connectors/{connector.pk}/imports/", {"file": upload, "dry_run": dry_run},
-                           format="multipart")
+                           format="multipart", **headers)
 
     def test_dry_run_returns_the_preview(self, engineer_client, connector):
         response = self.upload(engineer_client, connector, dry_run=True)
         assert response.status_code == 200
         assert response.json()["errors"] == [{"row": 3, "column": "二区温度", "reason": "not a number: 'abc'"}]
         assert Measurement.objects.count() == 0
+
+    def test_the_preview_speaks_the_readers_language_and_quotes_the_cell(self, engineer_client, connector,
+                                                                          chinese_catalogue):
+        response = self.upload(engineer_client, connector, dry_run=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert response.json()["errors"] == [{"row": 3, "column": "二区温度", "reason": "不是数字：'abc'"}]
+
+    def test_an_unreadable_file_is_explained_in_the_readers_language(self, engineer_client, connector,
+                                                                      chinese_catalogue):
+        upload = SimpleUploadedFile("broken.dbf", b"nope", content_type="application/octet-stream")
+        response = engineer_client.post(f"/api/v1/connectors/{connector.pk}/imports/", {"file": upload},
+                                        format="multipart", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert response.status_code == 400
+        assert response.json()["error"]["message"].startswith("无法读取的 .dbf 文件：")
 
     def test_upload_imports_once(self, engineer_client, connector):
         first = self.upload(engineer_client, connector)
