@@ -9,16 +9,15 @@ structure in the reader's active language with `alarm_title` / `alarm_message` /
 from __future__ import annotations
 
 from django.utils import translation
-from django.utils.translation import gettext
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext, gettext_noop
 
-DEVIATION = N_("%(subject)s: %(value)s%(unit)s deviates from nominal %(nominal)s by more than ±%(threshold)s")
-SPEC = N_("%(subject)s: %(value)s%(unit)s outside the specification [%(lsl)s, %(usl)s]")
-SPC = N_("%(subject)s: SPC signal %(rule)s on the %(chart)s chart")
-STALE = N_("%(subject)s: no data since %(since)s")
-STALE_NEVER = N_("%(subject)s: no data yet")
-STATE = N_("%(subject)s: equipment state %(state)s")
-RULE_MESSAGE = N_("Reaction rule “%(rule)s”; %(count)s offending value(s) in the batch, first at %(ts)s.")
+DEVIATION = gettext_noop("%(subject)s: %(value)s%(unit)s deviates from nominal %(nominal)s by more than ±%(threshold)s")
+SPEC = gettext_noop("%(subject)s: %(value)s%(unit)s outside the specification [%(lsl)s, %(usl)s]")
+SPC = gettext_noop("%(subject)s: SPC signal %(rule)s on the %(chart)s chart")
+STALE = gettext_noop("%(subject)s: no data since %(since)s")
+STALE_NEVER = gettext_noop("%(subject)s: no data yet")
+STATE = gettext_noop("%(subject)s: equipment state %(state)s")
+RULE_MESSAGE = gettext_noop("Reaction rule “%(rule)s”; %(count)s offending value(s) in the batch, first at %(ts)s.")
 # Every msgid a stored text may name: anything else (an old or tampered row) falls back to the stored English.
 KNOWN = frozenset({DEVIATION, SPEC, SPC, STALE, STALE_NEVER, STATE, RULE_MESSAGE})
 
