@@ -171,7 +171,8 @@ class ConnectorViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixins.Re
         data = WriteBackCommandSerializer(page if page is not None else commands, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    @extend_schema(parameters=[OpenApiParameter("node", OpenApiTypes.STR, description="Node id; default Objects.")],
+    @extend_schema(parameters=[OpenApiParameter("node", OpenApiTypes.STR, description=gettext_lazy(
+        "Node id; default Objects."))],
                    responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
     def browse(self, request, pk=None):

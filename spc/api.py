@@ -7,6 +7,7 @@ second); the serializers in spc/serializers.py document the contract in the Open
 import orjson
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -65,18 +66,18 @@ class AnalyzeView(APIView):
 
     @extend_schema(
         operation_id="spc_analyze",
-        summary="Analyse data on a control chart (stateless)",
-        description=(
+        summary=gettext_lazy("Analyse data on a control chart (stateless)"),
+        description=format_lazy(gettext_lazy(
             "Phase I limits from the baseline (optionally excluding out-of-control points), every point judged "
             "against them with the selected run rules, and — with `spec` — capability. `center`, `ucl` and `lcl` "
             "are per-point arrays the length of `points` (limits vary with subgroup size; EWMA limits with time). "
-            f"At most {MAX_VALUES:,} values per request (413 beyond)."
-        ),
+            "At most {max_values} values per request (413 beyond)."
+        ), max_values=f"{MAX_VALUES:,}"),
         request=AnalyzeRequestSerializer,
         responses={
             200: AnalyzeResponseSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="The body names the offending field."),
-            413: OpenApiResponse(ErrorSerializer, description="Too many values or too large a body."),
+            400: OpenApiResponse(ErrorSerializer, description=gettext_lazy("The body names the offending field.")),
+            413: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Too many values or too large a body.")),
         },
         examples=[
             OpenApiExample("X̄-R with capability", value=EXAMPLE_REQUEST, request_only=True),
@@ -118,9 +119,10 @@ class GaugeRRView(APIView):
 
     @extend_schema(
         operation_id="spc_gauge_rr",
-        summary="Gauge R&R by the ANOVA method (crossed parts × operators × trials, AIAG MSA 4th ed.)",
+        summary=gettext_lazy("Gauge R&R by the ANOVA method (crossed parts × operators × trials, AIAG MSA 4th ed.)"),
         request=GaugeRRRequestSerializer,
-        responses={200: OpenApiResponse(description="ANOVA table, variance components, %EV/%AV/%GRR/%PV, ndc."),
+        responses={200: OpenApiResponse(description=gettext_lazy(
+            "ANOVA table, variance components, %EV/%AV/%GRR/%PV, ndc.")),
                    400: OpenApiResponse(ErrorSerializer)},
         examples=[OpenApiExample("2 parts × 2 operators × 2 trials", request_only=True, value={
             "measurements": [[[10.1, 10.2], [10.4, 10.3]], [[12.0, 12.1], [12.3, 12.2]]], "tolerance": 4.0})],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -25,10 +26,12 @@ from spc.services.chart_data import DEFAULT_MAX_POINTS, MAX_POINTS, capability_p
 
 RANGE_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME,
-                     description="Points at or after this time (ISO 8601; without offset: the site's time zone)."),
+                     description=gettext_lazy(
+                         "Points at or after this time (ISO 8601; without offset: the site's time zone).")),
     OpenApiParameter("until", OpenApiTypes.DATETIME,
-                     description="Points at or before this time (ISO 8601; without offset: the site's time zone)."),
-    OpenApiParameter("lot", OpenApiTypes.STR, description="Only points of this lot."),
+                     description=gettext_lazy(
+                         "Points at or before this time (ISO 8601; without offset: the site's time zone).")),
+    OpenApiParameter("lot", OpenApiTypes.STR, description=gettext_lazy("Only points of this lot.")),
 ]
 
 
@@ -85,15 +88,17 @@ class ChartDataView(APIView):
     user_perms = {"GET": "spc.view_chartpoint"}
 
     @extend_schema(
-        summary="Control chart data of one characteristic",
+        summary=gettext_lazy("Control chart data of one characteristic"),
         parameters=[*RANGE_PARAMETERS, OpenApiParameter(
             "max_points", OpenApiTypes.INT,
-            description=f"Decimate to about this many points (default {DEFAULT_MAX_POINTS}, at most {MAX_POINTS}); "
-                        "per bucket the first, lowest and highest point are kept, and every signalled point.")],
+            description=format_lazy(gettext_lazy(
+                "Decimate to about this many points (default {default}, at most {most}); per bucket the first, "
+                "lowest and highest point are kept, and every signalled point."), default=DEFAULT_MAX_POINTS,
+                most=MAX_POINTS))],
         responses={200: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("I-MR chart", value=CHART_EXAMPLE, response_only=True)],
-        description="Points as judged live, each with the centre, σ and limits of the revision that judged it; "
-                    "signals with the rule; limit revisions; see docs/spc-live.md.",
+        description=gettext_lazy("Points as judged live, each with the centre, σ and limits of the revision that "
+                                 "judged it; signals with the rule; limit revisions; see docs/spc-live.md."),
     )
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)
@@ -118,7 +123,7 @@ class CapabilityView(APIView):
     token_scopes = {"GET": ANY_TOKEN}
     user_perms = {"GET": "spc.view_chartpoint"}
 
-    @extend_schema(summary="Process capability of one characteristic over a time range",
+    @extend_schema(summary=gettext_lazy("Process capability of one characteristic over a time range"),
                    parameters=RANGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)
@@ -183,7 +188,7 @@ class ChartConfigView(APIView):
     token_scopes = {"GET": ANY_TOKEN}
     user_perms = {"GET": "spc.view_limitrevision", "POST": ("spc.view_limitrevision", "spc.revise_limits")}
 
-    @extend_schema(summary="Chart configuration and limit revisions of one characteristic",
+    @extend_schema(summary=gettext_lazy("Chart configuration and limit revisions of one characteristic"),
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
         config = config_in_scope(request, pk)
@@ -196,7 +201,7 @@ class ChartConfigView(APIView):
             "revisions": [revision_dict(r) for r in revisions],
         })
 
-    @extend_schema(summary="Freeze a new limit revision", request=LimitRevisionRequestSerializer,
+    @extend_schema(summary=gettext_lazy("Freeze a new limit revision"), request=LimitRevisionRequestSerializer,
                    responses={201: OpenApiTypes.OBJECT})
     def post(self, request, pk: int):
         from django.core.exceptions import ValidationError as DjangoValidationError

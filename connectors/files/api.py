@@ -69,7 +69,8 @@ class ConnectorImportsView(APIView):
     token_scopes = {"GET": ANY_TOKEN, "POST": "ingest"}
     user_perms = {"POST": "connectors.add_importedfile", "GET": "connectors.view_importedfile"}
 
-    @extend_schema(responses=ImportedFileSerializer(many=True), summary="Files imported through a file connector")
+    @extend_schema(responses=ImportedFileSerializer(many=True), summary=gettext_lazy(
+        "Files imported through a file connector"))
     def get(self, request, connector_id: int):
         connector = _file_connector(request, connector_id)
         files = ImportedFile.objects.filter(connector=connector).select_related("connector", "imported_by")[:200]
@@ -77,10 +78,10 @@ class ConnectorImportsView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": UPLOAD_REQUEST},
-        responses={201: ImportedFileSerializer, 200: OpenApiResponse(OpenApiTypes.OBJECT, description=(
+        responses={201: ImportedFileSerializer, 200: OpenApiResponse(OpenApiTypes.OBJECT, description=gettext_lazy(
             "dry run: the preview (format, encoding, columns, sample rows, every row problem); "
             "or an import of a file imported before (already_imported: true)"))},
-        summary="Import (or preview) a legacy file through a file connector's column mapping",
+        summary=gettext_lazy("Import (or preview) a legacy file through a file connector's column mapping"),
     )
     def post(self, request, connector_id: int):
         connector = _file_connector(request, connector_id)

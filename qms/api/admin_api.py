@@ -141,7 +141,8 @@ class AuditExportView(APIView):
     formats = ("csv",)
 
     @extend_schema(
-        parameters=[OpenApiParameter("as", OpenApiTypes.STR, enum=["csv"], description="Export format (csv).")],
+        parameters=[OpenApiParameter("as", OpenApiTypes.STR, enum=["csv"], description=gettext_lazy(
+            "Export format (csv)."))],
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):

@@ -126,14 +126,14 @@ class _AlarmReadView(SiteScopedQuerysetMixin):
     user_perms = {"GET": "qms.view_alarm"}
 
 
-@extend_schema(tags=["alarms"], summary="List alarms of your sites, newest first")
+@extend_schema(tags=["alarms"], summary=gettext_lazy("List alarms of your sites, newest first"))
 class AlarmListView(_AlarmReadView, generics.ListAPIView):
     serializer_class = AlarmSerializer
     filterset_class = AlarmFilter
     pagination_class = StandardPagination
 
 
-@extend_schema(tags=["alarms"], summary="One alarm with its events")
+@extend_schema(tags=["alarms"], summary=gettext_lazy("One alarm with its events"))
 class AlarmDetailView(_AlarmReadView, generics.RetrieveAPIView):
     serializer_class = AlarmDetailSerializer
 
@@ -213,7 +213,7 @@ def _transition_schema(summary: str, request=CommentSerializer, examples=()):
 
 
 class AcknowledgeView(_AlarmTransitionView):
-    @_transition_schema("Acknowledge an alarm (once)",
+    @_transition_schema(gettext_lazy("Acknowledge an alarm (once)"),
                         examples=[OpenApiExample("comment", value={"comment": "Checking the heater band"})])
     def post(self, request, pk):
         return super().post(request, pk)
@@ -223,7 +223,7 @@ class AcknowledgeView(_AlarmTransitionView):
 
 
 class ClearView(_AlarmTransitionView):
-    @_transition_schema("Declare the condition back to normal")
+    @_transition_schema(gettext_lazy("Declare the condition back to normal"))
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -232,7 +232,7 @@ class ClearView(_AlarmTransitionView):
 
 
 class CloseView(_AlarmTransitionView):
-    @_transition_schema("Close a cleared and acknowledged alarm")
+    @_transition_schema(gettext_lazy("Close a cleared and acknowledged alarm"))
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -243,7 +243,7 @@ class CloseView(_AlarmTransitionView):
 class ShelveView(_AlarmTransitionView):
     body_serializer = ShelveSerializer
 
-    @_transition_schema("Shelve an alarm until a time (reason required, at most ALARM_SHELVE_MAX_HOURS)",
+    @_transition_schema(gettext_lazy("Shelve an alarm until a time (reason required, at most ALARM_SHELVE_MAX_HOURS)"),
                         request=ShelveSerializer,
                         examples=[OpenApiExample("shelve", value={"reason": "Sensor being replaced",
                                                                   "until": "2026-11-28T12:00:00+08:00"})])
@@ -255,7 +255,7 @@ class ShelveView(_AlarmTransitionView):
 
 
 class UnshelveView(_AlarmTransitionView):
-    @_transition_schema("End the shelving now")
+    @_transition_schema(gettext_lazy("End the shelving now"))
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -306,7 +306,8 @@ class AlarmEventLogView(APIView):
     token_scopes = {"GET": READ_SCOPE}
     user_perms = {"GET": "qms.view_alarm"}
 
-    @extend_schema(tags=["alarms"], summary="Alarm events after a cursor (oldest first, never skipping a late commit)",
+    @extend_schema(tags=["alarms"], summary=gettext_lazy(
+        "Alarm events after a cursor (oldest first, never skipping a late commit)"),
                    parameters=[
                        OpenApiParameter("site", OpenApiTypes.STR, description=gettext_lazy("site code")),
                        OpenApiParameter("after", OpenApiTypes.INT, description=gettext_lazy(
@@ -337,7 +338,7 @@ class AlarmKpiView(APIView):
     token_scopes = {"GET": READ_SCOPE}
     user_perms = {"GET": "qms.view_alarm"}
 
-    @extend_schema(tags=["alarms"], summary="Alarm response-time KPIs of a site",
+    @extend_schema(tags=["alarms"], summary=gettext_lazy("Alarm response-time KPIs of a site"),
                    parameters=[OpenApiParameter("site", OpenApiTypes.STR, description=gettext_lazy(
                                    "site code; may be left out when you belong to one site")),
                                OpenApiParameter("days", OpenApiTypes.INT, description=gettext_lazy(

@@ -23,6 +23,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -152,7 +153,7 @@ def _data(request, *names, required=()) -> dict:
     return dict(request.data)
 
 
-@extend_schema(tags=["capa"], summary="List CAPAs of your sites / open one")
+@extend_schema(tags=["capa"], summary=gettext_lazy("List CAPAs of your sites / open one"))
 class CapaListView(SiteScopedQuerysetMixin, generics.ListAPIView):
     serializer_class = CapaSerializer
     pagination_class = StandardPagination
@@ -192,7 +193,7 @@ class _CapaView(APIView):
         return Response(CapaDetailSerializer(self.capa(pk)).data, status=code)
 
 
-@extend_schema(tags=["capa"], summary="One CAPA with steps, root causes, actions, NCs and effectiveness")
+@extend_schema(tags=["capa"], summary=gettext_lazy("One CAPA with steps, root causes, actions, NCs and effectiveness"))
 class CapaDetailView(_CapaView):
     def get(self, request, pk):
         return self.detail(pk)
@@ -204,7 +205,7 @@ class CapaDetailView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Save an open 8D step's content (optimistic version)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Save an open 8D step's content (optimistic version)"))
 class StepView(_CapaView):
     def put(self, request, pk, step):
         data = _data(request, required=("content", "version"))
@@ -213,7 +214,7 @@ class StepView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Submit an 8D step for approval")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Submit an 8D step for approval"))
 class SubmitStepView(_CapaView):
     user_perms = {"POST": "qms.change_capastep"}
 
@@ -223,7 +224,7 @@ class SubmitStepView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Approve a submitted 8D step (e-signature; not your own submission)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Approve a submitted 8D step (e-signature; not your own submission)"))
 class ApproveStepView(_CapaView):
     user_perms = {"POST": "qms.approve_capastep"}
 
@@ -234,7 +235,7 @@ class ApproveStepView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Reopen an 8D step (reason required; dependent later steps reopen too)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Reopen an 8D step (reason required; dependent later steps reopen too)"))
 class ReopenStepView(_CapaView):
     user_perms = {"POST": "qms.change_capastep"}
 
@@ -244,7 +245,7 @@ class ReopenStepView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Add a cause (5M1E) with its why chain")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Add a cause (5M1E) with its why chain"))
 class RootCauseListView(_CapaView):
     user_perms = {"POST": "qms.add_rootcause"}
 
@@ -254,7 +255,7 @@ class RootCauseListView(_CapaView):
         return self.detail(pk, status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["capa"], summary="Change or remove a cause")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Change or remove a cause"))
 class RootCauseDetailView(_CapaView):
     user_perms = {"PATCH": "qms.change_rootcause", "DELETE": "qms.change_rootcause"}
 
@@ -276,7 +277,7 @@ class RootCauseDetailView(_CapaView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(tags=["capa"], summary="Check effectiveness now (Cpk and defect rate before/after)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Check effectiveness now (Cpk and defect rate before/after)"))
 class EffectivenessView(_CapaView):
     def post(self, request, pk):
         _data(request)
@@ -284,7 +285,7 @@ class EffectivenessView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Close the CAPA (e-signature; all steps approved, effective)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Close the CAPA (e-signature; all steps approved, effective)"))
 class CloseView(_CapaView):
     user_perms = {"POST": "qms.approve_capastep"}
 
@@ -295,7 +296,7 @@ class CloseView(_CapaView):
         return self.detail(pk)
 
 
-@extend_schema(tags=["capa"], summary="Cancel the CAPA (reason required)")
+@extend_schema(tags=["capa"], summary=gettext_lazy("Cancel the CAPA (reason required)"))
 class CancelView(_CapaView):
     def post(self, request, pk):
         data = _data(request, required=("reason",))
@@ -309,7 +310,7 @@ _CapaView.serializer_class = CapaDetailSerializer
 # --- actions -------------------------------------------------------------------------------------------------------
 
 
-@extend_schema(tags=["actions"], summary="Actions of your sites (mine=true: yours; overdue=true) / create one")
+@extend_schema(tags=["actions"], summary=gettext_lazy("Actions of your sites (mine=true: yours; overdue=true) / create one"))
 class ActionListView(SiteScopedQuerysetMixin, generics.ListAPIView):
     serializer_class = ActionSerializer
     pagination_class = StandardPagination
@@ -343,7 +344,7 @@ class ActionListView(SiteScopedQuerysetMixin, generics.ListAPIView):
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["actions"], summary="Complete an action with a note (owner or quality engineer)")
+@extend_schema(tags=["actions"], summary=gettext_lazy("Complete an action with a note (owner or quality engineer)"))
 class CompleteActionView(APIView):
     serializer_class = ActionSerializer
     user_perms = {"POST": "qms.change_action"}
@@ -355,7 +356,7 @@ class CompleteActionView(APIView):
         return Response(ActionSerializer(action).data)
 
 
-@extend_schema(tags=["actions"], summary="Cancel an action (reason required)")
+@extend_schema(tags=["actions"], summary=gettext_lazy("Cancel an action (reason required)"))
 class CancelActionView(APIView):
     serializer_class = ActionSerializer
     user_perms = {"POST": "qms.add_action"}
@@ -366,7 +367,7 @@ class CancelActionView(APIView):
         return Response(ActionSerializer(action).data)
 
 
-@extend_schema(tags=["actions"], summary="Open MES instructions of an equipment or operation (for MES)",
+@extend_schema(tags=["actions"], summary=gettext_lazy("Open MES instructions of an equipment or operation (for MES)"),
                responses=OpenApiTypes.OBJECT)
 class InstructionListView(APIView):
     token_scopes = {"GET": INSTRUCTIONS_SCOPE}

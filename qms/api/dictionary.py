@@ -179,7 +179,8 @@ class CharacteristicViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixi
         return Response(self.get_serializer(entry).data)
 
     @extend_schema(parameters=[OpenApiParameter("reason", OpenApiTypes.STR)],
-                   responses={204: None, 409: OpenApiResponse(description="Has measurements: retire instead.")})
+                   responses={204: None, 409: OpenApiResponse(description=gettext_lazy(
+                       "Has measurements: retire instead."))})
     def destroy(self, request, *args, **kwargs):
         entry = self.get_object()
         try:
@@ -206,8 +207,9 @@ class CharacteristicViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixi
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "json"], description="File format (default csv)."),
-            OpenApiParameter("site", OpenApiTypes.STR, description="Site code; defaults to your site."),
+            OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "json"], description=gettext_lazy(
+                "File format (default csv).")),
+            OpenApiParameter("site", OpenApiTypes.STR, description=gettext_lazy("Site code; defaults to your site.")),
         ],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT},
     )
@@ -234,7 +236,7 @@ class CharacteristicViewSet(SiteScopedQuerysetMixin, mixins.ListModelMixin, mixi
             "site": serializers.CharField(required=False),
         }), "text/csv": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT},
         parameters=[
-            OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Default true: preview only."),
+            OpenApiParameter("dry_run", OpenApiTypes.BOOL, description=gettext_lazy("Default true: preview only.")),
             OpenApiParameter("as", OpenApiTypes.STR, enum=["csv", "json"]),
             OpenApiParameter("reason", OpenApiTypes.STR), OpenApiParameter("site", OpenApiTypes.STR),
         ],

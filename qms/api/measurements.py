@@ -165,14 +165,15 @@ def _time_param(request, name: str):
 
 
 MEASUREMENT_FILTERS = [
-    OpenApiParameter("characteristic", str, description="Data-dictionary code (repeat or comma-separate for several)"),
-    OpenApiParameter("lot", str, description="Lot code"),
-    OpenApiParameter("equipment", str, description="Equipment code"),
+    OpenApiParameter("characteristic", str, description=gettext_lazy(
+        "Data-dictionary code (repeat or comma-separate for several)")),
+    OpenApiParameter("lot", str, description=gettext_lazy("Lot code")),
+    OpenApiParameter("equipment", str, description=gettext_lazy("Equipment code")),
     OpenApiParameter("quality", str, enum=list(QUALITY_CODES)),
-    OpenApiParameter("since", OpenApiTypes.DATETIME, description="ts ≥ since (ISO-8601 with offset)"),
-    OpenApiParameter("until", OpenApiTypes.DATETIME, description="ts < until (ISO-8601 with offset)"),
-    OpenApiParameter("site", str, description="Site code (users belonging to several sites)"),
-    OpenApiParameter("ordering", str, enum=["ts", "-ts"], description="Default -ts (newest first)"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description=gettext_lazy("ts ≥ since (ISO-8601 with offset)")),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description=gettext_lazy("ts < until (ISO-8601 with offset)")),
+    OpenApiParameter("site", str, description=gettext_lazy("Site code (users belonging to several sites)")),
+    OpenApiParameter("ordering", str, enum=["ts", "-ts"], description=gettext_lazy("Default -ts (newest first)")),
 ]
 
 
@@ -237,7 +238,7 @@ class MeasurementView(SiteScopedQuerysetMixin, generics.ListAPIView):
     @extend_schema(
         request=IngestRequestSerializer,
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
-                                     description="Retry-safe key: a repeat replays the first response")],
+                                     description=gettext_lazy("Retry-safe key: a repeat replays the first response"))],
         responses={200: IngestResponseSerializer, 422: IngestResponseSerializer},
     )
     def post(self, request, *args, **kwargs):

@@ -265,8 +265,9 @@ NC_FILTERS = [
     OpenApiParameter("state", str, enum=Nonconformance.State.values),
     OpenApiParameter("severity", str, enum=Nonconformance.Severity.values),
     OpenApiParameter("source", str, enum=Nonconformance.Source.values),
-    OpenApiParameter("line", str), OpenApiParameter("product", str, description="part number"),
-    OpenApiParameter("defect_code", str), OpenApiParameter("since", str, description="created at or after (ISO)"),
+    OpenApiParameter("line", str), OpenApiParameter("product", str, description=gettext_lazy("part number")),
+    OpenApiParameter("defect_code", str), OpenApiParameter("since", str, description=gettext_lazy(
+        "created at or after (ISO)")),
     OpenApiParameter("site", str),
 ]
 

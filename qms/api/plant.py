@@ -152,7 +152,8 @@ class OperationSerializer(PlantSerializer):
         validators = []
 
 
-_REASON_PARAM = OpenApiParameter("reason", OpenApiTypes.STR, description="Why the record is deleted (audit trail).")
+_REASON_PARAM = OpenApiParameter("reason", OpenApiTypes.STR, description=gettext_lazy(
+    "Why the record is deleted (audit trail)."))
 
 
 @extend_schema_view(destroy=extend_schema(parameters=[_REASON_PARAM]))

@@ -9,6 +9,7 @@ Bad parameters → 400 {"error": {"code": "invalid_date" | "invalid_range" | "ra
 """
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -19,9 +20,10 @@ from qms.auth.scoping import resolve_write_site
 from qms.services import reports
 
 RANGE_PARAMETERS = [
-    OpenApiParameter("site", str, description="Site code (needed when you belong to several sites)."),
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (site time zone); default 89 days before `to`."),
-    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, inclusive; default today."),
+    OpenApiParameter("site", str, description=gettext_lazy("Site code (needed when you belong to several sites).")),
+    OpenApiParameter("from", OpenApiTypes.DATE, description=gettext_lazy(
+        "First day (site time zone); default 89 days before `to`.")),
+    OpenApiParameter("to", OpenApiTypes.DATE, description=gettext_lazy("Last day, inclusive; default today.")),
 ]
 
 
@@ -45,7 +47,7 @@ def _range(params) -> dict:
     return {"date_from": params.get("from"), "date_to": params.get("to")}
 
 
-@extend_schema(tags=["reports"], summary="Pareto of defect codes by count or cost",
+@extend_schema(tags=["reports"], summary=gettext_lazy("Pareto of defect codes by count or cost"),
                parameters=[*RANGE_PARAMETERS, OpenApiParameter("measure", enum=reports.MEASURES),
                            OpenApiParameter("level", enum=reports.LEVELS)], responses={200: OpenApiTypes.OBJECT})
 class ParetoApiView(_ReportView):
@@ -65,7 +67,7 @@ class ParetoApiView(_ReportView):
         }
 
 
-@extend_schema(tags=["reports"], summary="Nonconformances per week or month, by line or product",
+@extend_schema(tags=["reports"], summary=gettext_lazy("Nonconformances per week or month, by line or product"),
                parameters=[*RANGE_PARAMETERS, OpenApiParameter("period", enum=("week", "month")),
                            OpenApiParameter("group", enum=reports.GROUPS)], responses={200: OpenApiTypes.OBJECT})
 class TrendApiView(_ReportView):
@@ -82,7 +84,7 @@ class TrendApiView(_ReportView):
         }
 
 
-@extend_schema(tags=["reports"], summary="Open CAPAs by age and current step; overdue actions",
+@extend_schema(tags=["reports"], summary=gettext_lazy("Open CAPAs by age and current step; overdue actions"),
                parameters=[RANGE_PARAMETERS[0]], responses={200: OpenApiTypes.OBJECT})
 class CapaAgingApiView(_ReportView):
     user_perms = {"GET": "qms.view_capa"}

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -170,7 +171,8 @@ class HoldListView(HoldApiMixin, APIView):
 
     @extend_schema(operation_id="holds_list", responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("state", str, enum=Hold.State.values), OpenApiParameter("equipment", str),
-        OpenApiParameter("lot", str, description="holds that hold this lot code"), OpenApiParameter("site", str)])
+        OpenApiParameter("lot", str, description=gettext_lazy(
+            "holds that hold this lot code")), OpenApiParameter("site", str)])
     def get(self, request):
         holds = with_counts(scoped_holds(request)).order_by("-placed_at", "-pk")
         params = request.query_params
@@ -230,7 +232,8 @@ class HoldLotsView(HoldApiMixin, APIView):
 
     @extend_schema(operation_id="hold_lots", responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("disposition", str, enum=HoldLot.Disposition.values),
-        OpenApiParameter("cursor", str), OpenApiParameter("page_size", int, description="1…5000, default 500")])
+        OpenApiParameter("cursor", str), OpenApiParameter("page_size", int, description=gettext_lazy(
+            "1…5000, default 500"))])
     def get(self, request, hold_id: int):
         hold = scoped_hold(request, hold_id)
         entries = hold.lots.select_related("lot", "signature")
