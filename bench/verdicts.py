@@ -35,6 +35,7 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "qp_bench_verdicts"
+CEILING = "bare view, lane (ceiling)"
 
 
 def with_database(url: str, name: str) -> str:
@@ -126,7 +127,22 @@ async def one_client(port: int, requests, stop_at: float, latencies: list[float]
         writer.close()
 
 
-def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float) -> dict:
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children that are still running (Linux)."""
+    total, pending = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            pending += [int(child) for child in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
     async def main():
         latencies, errors = [], []
         stop_at = time.perf_counter() + seconds
@@ -136,12 +152,15 @@ def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float)
 
     import uvloop
 
+    client_before, server_before = time.process_time(), process_tree_cpu(server_pid)
     latencies, errors, elapsed = uvloop.run(main())
+    client_cpu, server_cpu = time.process_time() - client_before, process_tree_cpu(server_pid) - server_before
     if errors:
         raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2] * 1000,
-            "p99": latencies[int(len(latencies) * 0.99)] * 1000, "n": len(latencies)}
+            "p99": latencies[int(len(latencies) * 0.99)] * 1000, "n": len(latencies),
+            "client_us": client_cpu / len(latencies) * 1e6, "server_us": server_cpu / len(latencies) * 1e6}
 
 
 def get(path: str, token: str) -> bytes:
@@ -168,6 +187,8 @@ def main() -> None:
     parser.add_argument("--server", choices=("gunicorn", "uvicorn", "both"), default="gunicorn",
                         help="gunicorn WSGI with gthread workers (the docker web role, default), uvicorn ASGI (the ws "
                              "role), or both one after the other")
+    parser.add_argument("--only", default=None, metavar="NAMES",
+                        help="development runs: the ceiling, the single verdict and these comma-separated scenarios")
     args = parser.parse_args()
 
     recreate(args.database_url)
@@ -185,12 +206,16 @@ def main() -> None:
     import orjson
 
     scenarios = {
-        "bare view (1 Redis GET)": [get("/bench/bare/", token)],
+        CEILING: [get("/api/v1/verdicts/bench/bare/", token)],
+        "bare view, full stack": [get("/bench/bare/", token)],
         "verdict, single lot": [get(f"/api/v1/verdicts/lots/{code}/", token) for code in codes[:2000]],
         "same through DRF": [get(f"/bench/drf/verdicts/lots/{code}/", token) for code in codes[:2000]],
         "verdict, batch of 50": [post("/api/v1/verdicts/query/", token,
                                       orjson.dumps({"lots": random.sample(codes, 50)})) for _ in range(200)],
     }
+    if args.only:
+        wanted = {CEILING, "verdict, single lot", *args.only.split(",")}
+        scenarios = {name: requests for name, requests in scenarios.items() if name in wanted}
     servers = ("gunicorn", "uvicorn") if args.server == "both" else (args.server,)
     load_start = os.getloadavg()
     medians_by_server = {}
@@ -228,11 +253,11 @@ def measure(env: dict, args, kind: str, scenarios: dict) -> dict:
     server = start_server(env, args.port, args.workers, kind)
     try:
         for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker
-            run_scenario(args.port, requests, args.clients, 1.0)
+            run_scenario(args.port, requests, args.clients, 1.0, server.pid)
         results = {name: [] for name in scenarios}
         for _round in range(args.rounds):
             for name, requests in scenarios.items():
-                results[name].append(run_scenario(args.port, requests, args.clients, args.seconds))
+                results[name].append(run_scenario(args.port, requests, args.clients, args.seconds, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -243,17 +268,20 @@ def report(kind: str, args, results: dict, sessions: int, requests: int) -> dict
     print(f"\nverdict API, {args.clients} keep-alive clients, {kind} --workers {args.workers}, DEBUG off, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
           f"x {args.seconds:g} s; load average now {os.getloadavg()[0]:.2f}")
-    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU µs/req':>18} {'client CPU µs/req':>18}")
     medians = {}
     for name, runs in results.items():
-        medians[name] = {key: statistics.median(run[key] for run in runs) for key in ("rps", "p50", "p99")}
+        medians[name] = {key: statistics.median(run[key] for run in runs)
+                         for key in ("rps", "p50", "p99", "server_us", "client_us")}
         m = medians[name]
-        print(f"{name:28} {m['rps']:9.0f} {m['p50']:8.2f} {m['p99']:8.2f}")
-    ceiling = medians["bare view (1 Redis GET)"]["rps"]
+        print(f"{name:28} {m['rps']:9.0f} {m['p50']:8.2f} {m['p99']:8.2f} {m['server_us']:18.0f} {m['client_us']:18.0f}")
+    ceiling = medians[CEILING]["rps"]
     single = medians["verdict, single lot"]["rps"]
     print(f"ratio single verdict / bare ceiling: {single / ceiling:.0%}  (target >= 60 %; p99 target <= 10 ms)")
-    print(f"ratio DRF / lean single verdict: {medians['same through DRF']['rps'] / single:.0%}")
-    print(f"batch of 50: {medians['verdict, batch of 50']['rps'] * 50:.0f} lot verdicts/s")
+    if "same through DRF" in medians:
+        print(f"ratio DRF / lean single verdict: {medians['same through DRF']['rps'] / single:.0%}")
+    if "verdict, batch of 50" in medians:
+        print(f"batch of 50: {medians['verdict, batch of 50']['rps'] * 50:.0f} lot verdicts/s")
     print(f"PostgreSQL sessions opened by the server: {sessions} for {requests} measured requests (+ warm-up)")
     return medians
 

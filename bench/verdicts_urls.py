@@ -1,5 +1,6 @@
 """Bench-only URL conf (used by bench/verdicts.py through bench/verdicts_settings.py, never in production): the
-real URLs plus the ceiling — a bare Django view that reads one Redis key, through the same middleware — and, for
+real URLs plus a bare Django view that reads one Redis key, through the full middleware stack (the ceiling itself,
+through the MES lane as the verdicts, is in bench/verdicts_lane_urls.py) — and, for
 comparison, the single-lot verdict served through DRF (token authentication, scope permission, throttle, renderer)."""
 import os
 
@@ -36,6 +37,8 @@ class DrfVerdictView(APIView):
 
 urlpatterns = [
     path("bench/bare/", bare_redis_view),
+    # the ceiling's address in the MES lane (bench/verdicts_lane_urls.py); here for servers without the lane (ASGI)
+    path("api/v1/verdicts/bench/bare/", bare_redis_view),
     path("bench/drf/verdicts/lots/<str:lot_code>/", DrfVerdictView.as_view()),
     path("", include("qms.urls")),
 ]

@@ -3,4 +3,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qms.settings")
-application = get_wsgi_application()
+full_stack = get_wsgi_application()
+
+# MES verdicts (/api/v1/verdicts/) take a lane with a shorter middleware stack: traceability/verdicts/lane.py.
+from traceability.verdicts.lane import with_verdict_lane  # noqa: E402  (after django.setup())
+
+application = with_verdict_lane(full_stack)
