@@ -38,6 +38,7 @@ from qms.rules import Normal, Trigger
 from qms.rules.spec import DEVIATION, SPEC
 from qms.seams import NcDraftRequest, nc_draft_requested
 from qms.services import alarm_text, rule_cache
+from traceability.services.holds import lock_for_freeze
 
 logger = logging.getLogger(__name__)
 NOTIFICATION_KIND = "alarm"
@@ -96,6 +97,11 @@ def react_to_trigger(rule: ReactionRule, trigger: Trigger):
     with acting_as(_rule_actor(rule), reason=title):
         try:
             with transaction.atomic():
+                if rule.freeze and equipment is not None and _may_act(rule, trigger):
+                    # raise_alarm appends to the audit chain (locks its head); the freeze's equipment and site
+                    # locks must come first, as every writer takes them (a run starting on the machine: equipment
+                    # → head), or the two transactions deadlock and the freeze is lost.
+                    lock_for_freeze(equipment, propagate_forward=rule.freeze_propagate_forward)
                 outcome = alarms.raise_alarm(evidence=evidence, **raise_kwargs)
                 if outcome.created or outcome.reactivated:
                     _act(rule, outcome.alarm, trigger, characteristic, equipment, evidence,
@@ -107,6 +113,16 @@ def react_to_trigger(rule: ReactionRule, trigger: Trigger):
             outcome = alarms.raise_alarm(evidence=evidence, **raise_kwargs)
     rule_cache.note_open(rule.site_id, trigger.key)
     return outcome
+
+
+def _may_act(rule: ReactionRule, trigger: Trigger) -> bool:
+    """Whether this trigger may raise or re-activate its alarm (the rule then acts): not when the alarm is open and
+    not cleared (a repeat). A race that makes it a repeat after all only costs the locks taken for nothing."""
+    from qms.models import Alarm
+
+    return not (Alarm.objects.filter(site_id=rule.site_id, source_key=trigger.source_key,
+                                     alarm_type=trigger.alarm_type)
+                .filter(state__in=(Alarm.State.ACTIVE_UNACKNOWLEDGED, Alarm.State.ACKNOWLEDGED)).exists())
 
 
 def _activation(alarm) -> int:

@@ -136,6 +136,15 @@ def place_hold(site: Site, *, reason: str, lots: Iterable[str | Lot] = (), equip
     return hold
 
 
+def lock_for_freeze(equipment: Equipment, *, propagate_forward: bool) -> None:
+    """The locks `freeze_window` takes first (equipment row; the site's genealogy lock when it propagates), for a
+    caller that appends to the audit chain before it freezes in the same transaction: taking them before keeps the
+    chain head the last lock (qms.audit.chain). Taking them again in `freeze_window` is a no-op."""
+    lock_equipment(equipment.pk)
+    if propagate_forward:
+        lock_site_genealogy(equipment.site_id)
+
+
 def freeze_window(equipment: Equipment, start: datetime, end: datetime | None = None, *, reason: str,
                   propagate_forward: bool = True, alarm=None) -> Hold:
     """Hold every lot that ran on `equipment` overlapping [start, end or open) and (propagate) what was made from
