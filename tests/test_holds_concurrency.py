@@ -136,3 +136,23 @@ def test_a_freeze_placed_while_an_edge_is_being_recorded_traces_it(plant):
         freeze.join(30)
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert HoldLot.objects.filter(lot=child).exists()
+
+
+def test_a_decision_on_an_open_window_hold_and_a_lot_starting_under_it_do_not_deadlock(plant):
+    """The decider locks the hold, then signs (audit chain head); a run start locks the equipment and the holds its
+    run joins before its first audited change — so the two queue up on the hold row instead of deadlocking."""
+    plant.lot("A", equipment=plant.imm02, start=1, end=2)
+    newcomer = plant.lot("B")
+    hold = freeze_window(plant.imm02, at(0), None, reason="drift")
+    entry = HoldLot.objects.get(hold=hold, lot__code="A")
+    outcomes, locked = [], threading.Event()
+    with _pause_after("traceability.services.holds._locked_hold", locked):
+        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
+                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
+        assert locked.wait(10)                                            # the decider holds the hold row
+        start = _in_thread(lambda: services.start_lot_run(newcomer, plant.imm02, at(3)), outcomes)
+        decide.join(30)
+        start.join(30)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert set(HoldLot.objects.filter(hold=hold).values_list("lot__code", "disposition")) == {
+        ("A", "release"), ("B", "held")}

@@ -6,9 +6,10 @@ everything made from them (`trace_forward`, depth = genealogy edges from the nea
 materialised in HoldLot on PostgreSQL by one statement, the recursive trace as a CTE feeding INSERT … SELECT (the
 lots never travel to Python and back), so a 10,000-lot window costs a few statements, not 10,000.
 
-Open windows: while window_end is None a lot that starts on the equipment joins the hold — `start_lot_run` calls
-`hold_lots_of_new_run` in its transaction, under the equipment row lock that `place_hold` takes too, so a run
-starting while a hold is being placed is held either way. Closing the window fixes window_end.
+Open windows: while window_end is None a lot that starts on the equipment joins the hold — `start_lot_run` locks
+the holds its run overlaps (`lock_holds_for_run`, before its first audited change) and calls `hold_lots_of_new_run`
+in its transaction, under the equipment row lock that `place_hold` takes too, so a run starting while a hold is being
+placed is held either way. Closing the window fixes window_end.
 
 States: active (no lot decided) → partially_released (some decided, or all decided while the window is still open)
 → released (no lot held or in rework, window closed). Decisions per lot: held → release | rework | scrap | nc;
@@ -19,8 +20,11 @@ review board: an approved NC disposition is itself the authority for its lot's h
 MRB vote's signature (`decide_lots_by_disposition`), whatever the voter's own hold permission.
 
 Locks, always in this order: equipment row → (site row, FOR NO KEY UPDATE, when the hold propagates: genealogy
-writers take it too) → hold row → its HoldLot rows → (audit head). Every change: one
-transaction, audit entries, `note_lots_changed` for the verdict cache inside it, `hold_changed` after commit.
+writers take it too) → hold row → its HoldLot rows → audit chain head → LotVerdict rows. Callers that append to the
+audit chain before they reach a hold service take its locks first (`lock_for_freeze`, `lock_holds_for_run`); the
+deadlocks this prevents are reproduced in tests/test_holds_concurrency.py and tests/rules/test_reaction_races.py.
+Every change: one transaction, audit entries, `note_lots_changed` for the verdict cache inside it, `hold_changed`
+after commit.
 """
 from __future__ import annotations
 
@@ -153,18 +157,23 @@ def freeze_window(equipment: Equipment, start: datetime, end: datetime | None = 
                       propagate_forward=propagate_forward, alarm=alarm)
 
 
-def hold_lots_of_new_run(run: LotRun) -> list[Hold]:
-    """Called by `start_lot_run` inside its transaction (equipment row locked) for a newly recorded run: the run's
-    lot joins every undecided hold whose window on that equipment the run overlaps (an open window covers every
-    later start; a late-recorded run inside a closed window joins too)."""
-    overlapping = Q(window_end__isnull=True) | Q(window_end__gte=run.started_at)
-    if run.ended_at is not None:
-        overlapping &= Q(window_start__lte=run.ended_at)
-    holds = list(
-        Hold.objects.select_for_update().filter(overlapping, equipment_id=run.equipment_id,
-                                                window_start__isnull=False)
+def lock_holds_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None) -> list[Hold]:
+    """The undecided holds whose window on the equipment a run [started_at, ended_at] overlaps (an open window covers
+    every later start; a late-recorded run inside a closed window overlaps too), row-locked in id order.
+    `start_lot_run` takes these locks right after the equipment's, before its first audited change: every hold
+    writer locks the hold before the audit chain's head, so taking them after the head could deadlock."""
+    overlapping = Q(window_end__isnull=True) | Q(window_end__gte=started_at)
+    if ended_at is not None:
+        overlapping &= Q(window_start__lte=ended_at)
+    return list(
+        Hold.objects.select_for_update().filter(overlapping, equipment_id=equipment_id, window_start__isnull=False)
         .exclude(state=Hold.State.RELEASED).order_by("pk")
     )
+
+
+def hold_lots_of_new_run(run: LotRun, holds: list[Hold]) -> list[Hold]:
+    """Called by `start_lot_run` inside its transaction for a newly recorded run, with the holds it locked
+    (`lock_holds_for_run`): the run's lot joins each of them."""
     joined = []
     for hold in holds:
         added = _materialise(hold, Lot.objects.filter(pk=run.lot_id), direct_ids=set(), via=HoldLot.Via.WINDOW)

@@ -117,7 +117,10 @@ def start_lot_run(lot: Lot, equipment: Equipment, started_at: datetime, *, ended
         raise ValidationError({"equipment": _("Equipment %(equipment)s belongs to another site than lot %(lot)s.")
                                % {"equipment": equipment.code, "lot": lot.code}})
     _check_times(started_at, ended_at)
+    from traceability.services.holds import hold_lots_of_new_run, lock_holds_for_run  # holds imports this module
+
     lock_equipment(equipment)
+    holds = lock_holds_for_run(equipment.pk, started_at, ended_at)  # before any audited change (see there)
     existing = (
         LotRun.objects.select_for_update(of=("self",)).select_related("lot", "equipment")
         .filter(lot=lot, equipment=equipment, started_at=started_at).first()
@@ -140,9 +143,7 @@ def start_lot_run(lot: Lot, equipment: Equipment, started_at: datetime, *, ended
     run = LotRun(lot=lot, equipment=equipment, started_at=started_at, ended_at=ended_at, concurrent=concurrent)
     run.save()
     # A lot starting inside an open hold window joins that hold in this transaction (equipment row still locked).
-    from traceability.services.holds import hold_lots_of_new_run  # holds imports this module
-
-    hold_lots_of_new_run(run)
+    hold_lots_of_new_run(run, holds)
     return run, True
 
 
