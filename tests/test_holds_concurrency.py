@@ -156,3 +156,42 @@ def test_a_decision_on_an_open_window_hold_and_a_lot_starting_under_it_do_not_de
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert set(HoldLot.objects.filter(hold=hold).values_list("lot__code", "disposition")) == {
         ("A", "release"), ("B", "held")}
+
+
+def test_a_decision_and_a_lot_registered_under_the_open_window_do_not_deadlock(plant):
+    """register_lot (MES reporting a lot start) creates the lot — an audited change — before its run: it takes the
+    run's hold locks first, as start_lot_run does."""
+    plant.lot("A", equipment=plant.imm02, start=1, end=2)
+    hold = freeze_window(plant.imm02, at(0), None, reason="drift")
+    entry = HoldLot.objects.get(hold=hold, lot__code="A")
+    outcomes, locked = [], threading.Event()
+    with _pause_after("traceability.services.holds._locked_hold", locked):
+        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
+                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
+        assert locked.wait(10)
+        start = _in_thread(lambda: services.register_lot(plant.site, "B", equipment=plant.imm02, started_at=at(3)),
+                           outcomes)
+        decide.join(30)
+        start.join(30)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert set(HoldLot.objects.filter(hold=hold).values_list("lot__code", "disposition")) == {
+        ("A", "release"), ("B", "held")}
+
+
+def test_a_decision_and_an_edge_from_a_held_lot_do_not_deadlock(plant):
+    """add_genealogy_edge locks the parent's propagating holds before the edge's audit entry."""
+    parent = plant.lot("A", equipment=plant.imm02, start=1, end=2)
+    other = plant.lot("A2", equipment=plant.imm02, start=2, end=2.5)
+    child = plant.lot("C")
+    hold = freeze_window(plant.imm02, at(0), at(3), reason="drift")
+    entry = HoldLot.objects.get(hold=hold, lot=other)
+    outcomes, locked = [], threading.Event()
+    with _pause_after("traceability.services.holds._locked_hold", locked):
+        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
+                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
+        assert locked.wait(10)
+        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
+        decide.join(30)
+        edge.join(30)
+    assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+    assert HoldLot.objects.filter(hold=hold, lot=child).exists()

@@ -56,7 +56,11 @@ def add_genealogy_edge(parent: Lot, child: Lot, quantity: float | None = None,
                                % {"parent": parent.code, "child": child.code}})
     if quantity is not None and (not math.isfinite(quantity) or quantity < 0):
         raise ValidationError({"quantity": _("The quantity must be a finite number ≥ 0.")})
+    from traceability.services.hold_propagation import propagating_holds_of  # holds imports this module
+    from traceability.services.holds import lock_holds
+
     lock_site_genealogy(parent.site_id)
+    lock_holds(propagating_holds_of(parent))  # before the edge's audit entry locks the chain head
     edge = GenealogyEdge.objects.select_for_update().filter(parent=parent, child=child).first()
     if edge is not None:
         differences = edge_differences(edge, quantity, unit)

@@ -26,13 +26,20 @@ from traceability.services.holds import STILL_HOLDING, _lots_changed, _save_hold
 DEPTH_MAX = 32767  # HoldLot.depth is a small integer
 
 
-def hold_new_child(parent: Lot, child: Lot) -> list[Hold]:
-    """Add `child` (and what was made from it) to every propagating, unreleased hold that still holds `parent`.
-    Call inside the transaction that recorded the edge parent → child. Returns the holds that gained lots."""
-    parent_depths = dict(
+def propagating_holds_of(parent: Lot) -> dict[int, int]:
+    """{hold id: the parent's depth in it} for the propagating, unreleased holds that still hold `parent`. Genealogy
+    writers lock these holds (`holds.lock_holds`) before their first audited change: every hold writer locks the hold
+    before the audit chain's head."""
+    return dict(
         HoldLot.objects.filter(lot=parent, disposition__in=STILL_HOLDING, hold__propagate_forward=True)
         .exclude(hold__state=Hold.State.RELEASED).values_list("hold_id", "depth")
     )
+
+
+def hold_new_child(parent: Lot, child: Lot) -> list[Hold]:
+    """Add `child` (and what was made from it) to every propagating, unreleased hold that still holds `parent`.
+    Call inside the transaction that recorded the edge parent → child. Returns the holds that gained lots."""
+    parent_depths = propagating_holds_of(parent)
     if not parent_depths:
         return []
     descendants = trace_forward([child.pk], max_depth=DEFAULT_MAX_DEPTH)

@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from qms.models import Equipment, Product, Site
 from traceability.models import GenealogyEdge, Lot, LotRun
 from traceability.services.errors import Conflict
-from traceability.services.genealogy import add_genealogy_edge, edge_differences
+from traceability.services.genealogy import add_genealogy_edge, edge_differences, lock_site_genealogy
 from traceability.services.lookup import check_lot_code, check_timestamp, iso
-from traceability.services.runs import describe_run, start_lot_run
+from traceability.services.runs import describe_run, lock_equipment, start_lot_run
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,26 @@ def _differences(lot: Lot, *, kind, product, quantity, unit, supplier, equipment
     return differences
 
 
+def _lock_before_first_audit(site: Site, equipment: Equipment | None, started_at: datetime | None,
+                             ended_at: datetime | None, parents: Sequence[ParentLink]) -> None:
+    """The locks the run and the edges below take, taken before the lot's creation appends to the audit chain (which
+    locks its head until the commit), in the order of traceability.services.holds ("Locks"): equipment → site →
+    holds (all in one id-ordered pass) → head. Taken again further down, they are no-ops."""
+    from traceability.services.hold_propagation import propagating_holds_of  # holds imports this module
+    from traceability.services.holds import hold_ids_for_run, lock_holds
+
+    hold_ids: set[int] = set()
+    if equipment is not None:
+        lock_equipment(equipment)
+    if parents:
+        lock_site_genealogy(site.pk)
+        for link in parents:
+            hold_ids.update(propagating_holds_of(link.lot))
+    if equipment is not None and started_at is not None:
+        hold_ids.update(hold_ids_for_run(equipment.pk, started_at, ended_at))
+    lock_holds(hold_ids)
+
+
 @transaction.atomic
 def register_lot(site: Site, code: str, *, kind: str | None = None, product: Product | None = None,
                  quantity: float | None = None, unit: str | None = None, supplier: str | None = None,
@@ -133,6 +153,7 @@ def register_lot(site: Site, code: str, *, kind: str | None = None, product: Pro
     """
     code = check_lot_code(code)
     _check_request(site, kind, product, quantity, equipment, started_at, ended_at, parents)
+    _lock_before_first_audit(site, equipment, started_at, ended_at, parents)
     lot = Lot.objects.select_for_update(of=("self",)).select_related("product").filter(site=site, code=code).first()
     created = False
     if lot is None:
