@@ -134,7 +134,7 @@ def alarm_snapshot(alarm: Alarm) -> dict:
 
 def _locked(alarm_id) -> Alarm:
     try:
-        return (Alarm.objects.select_for_update(of=("self",))
+        return (Alarm.objects.select_for_update(of=("self",), no_key=True)
                 .select_related(*_FIXED_RELATIONS)
                 .get(pk=alarm_id))
     except (Alarm.DoesNotExist, ValueError, TypeError):
@@ -222,7 +222,7 @@ def _raise_or_repeat(site, source_key, alarm_type, severity, title, trigger_ts, 
                      rule, line, equipment, characteristic, now) -> AlarmRaise:
     actor = current_actor()
     with transaction.atomic():
-        alarm = (Alarm.objects.select_for_update(of=("self",))
+        alarm = (Alarm.objects.select_for_update(of=("self",), no_key=True)
                  .select_related(*_FIXED_RELATIONS)
                  .filter(site=site, source_key=source_key, alarm_type=alarm_type)
                  .exclude(state=Alarm.State.CLOSED).first())
@@ -344,6 +344,9 @@ def clear_alarm(alarm_id, *, at: datetime | None = None, reason: str = "", user=
         _refuse_closed(alarm)
         if alarm.state == Alarm.State.CLEARED:
             raise AlarmError("already_cleared", _("Alarm %(id)s is already cleared.") % {"id": alarm.pk})
+        from traceability.services.holds import lock_alarm_windows
+
+        lock_alarm_windows(alarm.pk)  # the windows closed below, locked before this transition's audit entry
         changes: dict = {}
         _change(alarm, changes, "state", Alarm.State.CLEARED)
         _change(alarm, changes, "cleared_at", at)
@@ -530,7 +533,7 @@ def escalate_overdue_alarms(now: datetime | None = None) -> int:
     escalated = 0
     for alarm_id in candidates:
         with transaction.atomic():
-            alarm = (Alarm.objects.select_for_update(of=("self",), skip_locked=True)
+            alarm = (Alarm.objects.select_for_update(of=("self",), skip_locked=True, no_key=True)
                      .select_related(*_FIXED_RELATIONS, "rule")
                      .filter(awaiting_acknowledgement(), pk=alarm_id).first())
             if alarm is None or is_shelved(alarm, now):

@@ -131,7 +131,7 @@ def create_nc_draft_from_alarm(request) -> Nonconformance:
     equipment, line, the held lots' product when they share one, the trigger/SPC evidence, the held lots (quantity =
     lot quantity) and the holds. Idempotent per alarm: asked again, it returns the draft made the first time."""
     with transaction.atomic():
-        alarm = Alarm.objects.select_for_update(of=("self",)).select_related(
+        alarm = Alarm.objects.select_for_update(of=("self",), no_key=True).select_related(
             "equipment", "characteristic", "line", "site").filter(pk=request.alarm_id).first()
         if alarm is None:
             raise NcError("not_found", _("Alarm %(id)s does not exist.") % {"id": request.alarm_id})
@@ -793,7 +793,7 @@ def _lock_holds_to_decide(nc: Nonconformance, disposition: Disposition) -> list:
     linked = undecided.filter(hold__in=nc.holds.all())
     entries = list((linked if linked.exists() else undecided).order_by("hold_id", "pk").values_list("pk", "hold_id"))
     if entries:
-        list(Hold.objects.select_for_update().filter(pk__in={hold_id for _pk, hold_id in entries}).order_by("pk")
+        list(Hold.objects.select_for_update(no_key=True).filter(pk__in={hold_id for _pk, hold_id in entries}).order_by("pk")
              .values_list("pk", flat=True))
     return [pk for pk, _hold_id in entries]
 

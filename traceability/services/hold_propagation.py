@@ -43,7 +43,7 @@ def hold_new_child(parent: Lot, child: Lot) -> list[Hold]:
     if not parent_depths:
         return []
     descendants = trace_forward([child.pk], max_depth=DEFAULT_MAX_DEPTH)
-    holds = (Hold.objects.select_for_update(of=("self",)).filter(pk__in=parent_depths)
+    holds = (Hold.objects.select_for_update(of=("self",), no_key=True).filter(pk__in=parent_depths)
              .exclude(state=Hold.State.RELEASED).order_by("pk"))
     grown = []
     for hold in holds:

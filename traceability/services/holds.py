@@ -158,10 +158,13 @@ def freeze_window(equipment: Equipment, start: datetime, end: datetime | None = 
 
 
 def lock_holds(hold_ids: Iterable[int]) -> None:
-    """Row-lock the holds in id order, as every locker of several holds does."""
+    """Row-lock the holds in id order, as every locker of several holds does. FOR NO KEY UPDATE (here and in
+    `_locked_hold`): a mutex between hold writers that does not block the key-share lock a foreign-key check takes at
+    another transaction's commit (a row referencing the hold), which could otherwise close a deadlock through the
+    audit chain's head."""
     hold_ids = sorted(set(hold_ids))
     if hold_ids:
-        list(Hold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk").values_list("pk", flat=True))
+        list(Hold.objects.select_for_update(no_key=True).filter(pk__in=hold_ids).order_by("pk").values_list("pk", flat=True))
 
 
 def hold_ids_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None) -> set[int]:
@@ -230,10 +233,18 @@ def close_hold_window(hold_id: int, *, end: datetime, now: datetime | None = Non
     return hold
 
 
+def lock_alarm_windows(alarm_id: int) -> None:
+    """Row-lock the holds whose window the alarm opened and that are still open — for an alarm transition that
+    closes them, before its own audit entry locks the chain head (holds before head; see "Locks" above)."""
+    lock_holds(Hold.objects.filter(alarm_id=alarm_id, window_start__isnull=False, window_end__isnull=True)
+               .values_list("pk", flat=True))
+
+
 def close_alarm_windows(alarm_id: int, *, end: datetime) -> list[Hold]:
     """Close the open windows of every hold the alarm placed (the alarm's condition cleared at `end`)."""
-    hold_ids = Hold.objects.filter(alarm_id=alarm_id, window_start__isnull=False, window_end__isnull=True,
-                                   window_start__lte=end).order_by("pk").values_list("pk", flat=True)
+    hold_ids = list(Hold.objects.filter(alarm_id=alarm_id, window_start__isnull=False, window_end__isnull=True,
+                                        window_start__lte=end).order_by("pk").values_list("pk", flat=True))
+    lock_holds(hold_ids)  # all of them before the first one's audited change
     return [close_hold_window(hold_id, end=end) for hold_id in hold_ids]
 
 
@@ -514,7 +525,8 @@ def _insert_traced_postgres(hold: Hold, seeds, max_depth: int, *, direct_ids: se
 
 
 def _locked_hold(hold_id: int) -> Hold:
-    hold = Hold.objects.select_for_update(of=("self",)).select_related("site", "equipment").filter(pk=hold_id).first()
+    hold = (Hold.objects.select_for_update(of=("self",), no_key=True).select_related("site", "equipment")
+            .filter(pk=hold_id).first())
     if hold is None:
         raise HoldError("not_found", _("Hold %(id)s does not exist.") % {"id": hold_id})
     return hold

@@ -34,7 +34,7 @@ def lock_equipment(equipment: Equipment | int) -> None:
     """Row-lock the equipment alone until the transaction ends. `of=self` and no ordering: Equipment's default
     ordering joins the site, and FOR UPDATE without `of` would lock the site row too — serialising every writer of
     the site and blocking the key-share locks of rows that reference it."""
-    list(Equipment.objects.select_for_update(of=("self",)).filter(pk=_equipment_id(equipment)).order_by()
+    list(Equipment.objects.select_for_update(of=("self",), no_key=True).filter(pk=_equipment_id(equipment)).order_by()
          .values_list("pk", flat=True))
 
 
