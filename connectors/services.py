@@ -149,7 +149,9 @@ FRESHNESS_RESOLUTION = timedelta(seconds=1)
 def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
     """Record when each tag was last heard of (for the staleness watchdog): one query to read, one bulk update.
     A tag's time is only rewritten when it moved by at least FRESHNESS_RESOLUTION — staleness is judged in
-    multiples of update periods, and 10 Hz tags must not cost 10 row updates a second each."""
+    multiples of update periods, and 10 Hz tags must not cost 10 row updates a second each. The read takes plain
+    tuples, not model instances: building 1,000 TagMappings with their characteristics was most of a batch's fixed
+    cost on the store lane (bench/connectors.py opcua)."""
     latest: dict[str, tuple[str, str]] = {}
     for envelope in envelopes:
         ts = envelope.get("received_ts")   # freshness is about the link: when did we last hear from the tag
@@ -158,24 +160,25 @@ def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
             latest[code] = (ts, envelope.get("quality") or "good")
     if not latest:
         return
-    resumed: list[StaleTag] = []
-    changed: list[TagMapping] = []
+    stale_ids: list[int] = []
+    changed: list[tuple[int, datetime, str]] = []
     with transaction.atomic():
-        tags = TagMapping.objects.select_related("characteristic").filter(
-            connector=connector, characteristic__code__in=list(latest)
-        )
-        for tag in tags:
-            ts_text, quality = latest[tag.characteristic.code]
+        rows = TagMapping.objects.filter(connector=connector, characteristic__code__in=list(latest)).values_list(
+            "pk", "characteristic__code", "last_value_at", "last_quality", "stale_since")
+        for pk, code, last_value_at, last_quality, stale_since in rows:
+            ts_text, quality = latest[code]
             ts = datetime.fromisoformat(ts_text)
-            recent = tag.last_value_at is not None and ts - tag.last_value_at < FRESHNESS_RESOLUTION
-            if tag.stale_since is None and (recent or (tag.last_value_at and tag.last_value_at >= ts)) \
-                    and tag.last_quality == quality:
+            recent = last_value_at is not None and ts - last_value_at < FRESHNESS_RESOLUTION
+            if stale_since is None and (recent or (last_value_at and last_value_at >= ts)) and last_quality == quality:
                 continue
-            if tag.stale_since is not None:
-                resumed.append(_stale_tag(connector, tag, tag.stale_since))
-            tag.last_value_at = max(ts, tag.last_value_at) if tag.last_value_at else ts
-            tag.last_quality, tag.stale_since = quality, None
-            changed.append(tag)
+            if stale_since is not None:
+                stale_ids.append(pk)
+            changed.append((pk, max(ts, last_value_at) if last_value_at else ts, quality))
+        # Tags coming back from stale are rare: their StaleTag (with the last value time before this batch) is built
+        # from full rows, read before the update.
+        resumed = [_stale_tag(connector, tag, tag.stale_since)
+                   for tag in TagMapping.objects.select_related("characteristic").filter(pk__in=stale_ids)] \
+            if stale_ids else []
         if changed:
             _write_freshness(changed)
         if resumed:
@@ -183,22 +186,24 @@ def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
             transaction.on_commit(lambda: data_resumed.send(sender=TagMapping, site_id=site_id, tags=resumed))
 
 
-def _write_freshness(tags: list[TagMapping]) -> None:
-    """One statement for all tags (the ORM's bulk_update builds CASE expressions: seconds for 1,000 tags)."""
+def _write_freshness(changes: list[tuple[int, datetime, str]]) -> None:
+    """(tag id, last value time, quality) for each tag, in one statement (the ORM's bulk_update builds CASE
+    expressions: seconds for 1,000 tags)."""
     table = connection.ops.quote_name(TagMapping._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            ids, times, qualities = (list(column) for column in zip(*changes, strict=True))
             cursor.execute(
                 f"UPDATE {table} AS t SET last_value_at = v.ts, last_quality = v.quality, stale_since = NULL "
                 f"FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS ts, "
                 f"unnest(%s::text[]) AS quality) AS v WHERE t.id = v.id",
-                [[t.pk for t in tags], [t.last_value_at for t in tags], [t.last_quality for t in tags]],
+                [ids, times, qualities],
             )
         else:
             adapt = connection.ops.adapt_datetimefield_value
             cursor.executemany(
                 f"UPDATE {table} SET last_value_at = %s, last_quality = %s, stale_since = NULL WHERE id = %s",
-                [(adapt(t.last_value_at), t.last_quality, t.pk) for t in tags],
+                [(adapt(ts), quality, pk) for pk, ts, quality in changes],
             )
 
 
