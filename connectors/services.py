@@ -88,12 +88,16 @@ class ReadingsOutcome:
     replayed: bool          # the batch had been ingested before (a resend): nothing counted twice
 
 
+def _reading_ts(envelope: dict) -> str:
+    return envelope.get("source_ts") or envelope.get("server_ts") or envelope["received_ts"]
+
+
 def envelope_item(envelope: dict) -> dict:
     """A reading envelope as an item of the foundation's measurement batch."""
     item = {
         "characteristic": envelope["characteristic"],
         "value": envelope["value"],
-        "ts": envelope.get("source_ts") or envelope.get("server_ts") or envelope["received_ts"],
+        "ts": _reading_ts(envelope),
         "quality": envelope.get("quality") or "good",
     }
     if envelope.get("lot"):
@@ -131,7 +135,7 @@ def _store_readings(batch_id: str, envelopes: list[dict], connector_id: int | No
     if not outcome.replayed:
         _note_fresh_tags(connector, envelopes)
         ConnectorStatus.objects.get_or_create(connector=connector)
-        latest = max((envelope_item(e)["ts"] for e in envelopes), default=None)
+        latest = max((_reading_ts(e) for e in envelopes), default=None)
         ConnectorStatus.objects.filter(connector=connector).update(
             stored=F("stored") + outcome.stored, duplicates=F("duplicates") + outcome.duplicates,
             rejected=F("rejected") + outcome.rejected,
