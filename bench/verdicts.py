@@ -14,7 +14,9 @@ concurrent keep-alive HTTP/1.1 connections (asyncio + uvloop, raw sockets: the c
 allows). A DRF rendition of the single-lot view runs alongside for comparison (why the real one is a plain Django
 view). Scenarios alternate round by round; figures are medians over the rounds. It also counts the PostgreSQL
 sessions each server opened (pg_stat_database): persistent connections mean a handful; one per request means the
-server does not keep them.
+server does not keep them. Per scenario it prints the server's CPU per request (the gunicorn/uvicorn process tree),
+the client's (this process), and how many cores the rest of the machine used meanwhile — Redis, PostgreSQL, the
+kernel and any other job: a run sharing the machine with another job shows it there.
 """
 from __future__ import annotations
 
@@ -43,12 +45,12 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def recreate(admin_url: str) -> None:
+def recreate(admin_url: str, name: str = NAME) -> None:
     connection = psycopg2.connect(admin_url)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{NAME}"')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
     connection.close()
 
 
@@ -142,6 +144,12 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
+def machine_busy_cpu() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
     async def main():
         latencies, errors = [], []
@@ -152,15 +160,17 @@ def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float,
 
     import uvloop
 
-    client_before, server_before = time.process_time(), process_tree_cpu(server_pid)
+    client_before, server_before, busy_before = time.process_time(), process_tree_cpu(server_pid), machine_busy_cpu()
     latencies, errors, elapsed = uvloop.run(main())
     client_cpu, server_cpu = time.process_time() - client_before, process_tree_cpu(server_pid) - server_before
+    other_cpu = machine_busy_cpu() - busy_before - client_cpu - server_cpu
     if errors:
         raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50": latencies[len(latencies) // 2] * 1000,
             "p99": latencies[int(len(latencies) * 0.99)] * 1000, "n": len(latencies),
-            "client_us": client_cpu / len(latencies) * 1e6, "server_us": server_cpu / len(latencies) * 1e6}
+            "client_us": client_cpu / len(latencies) * 1e6, "server_us": server_cpu / len(latencies) * 1e6,
+            "other_cores": other_cpu / elapsed}
 
 
 def get(path: str, token: str) -> bytes:
@@ -268,13 +278,17 @@ def report(kind: str, args, results: dict, sessions: int, requests: int) -> dict
     print(f"\nverdict API, {args.clients} keep-alive clients, {kind} --workers {args.workers}, DEBUG off, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
           f"x {args.seconds:g} s; load average now {os.getloadavg()[0]:.2f}")
-    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU µs/req':>18} {'client CPU µs/req':>18}")
+    print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU µs/req':>18} {'client CPU µs/req':>18}"
+          f" {'other cores':>12}")
     medians = {}
     for name, runs in results.items():
         medians[name] = {key: statistics.median(run[key] for run in runs)
-                         for key in ("rps", "p50", "p99", "server_us", "client_us")}
+                         for key in ("rps", "p50", "p99", "server_us", "client_us", "other_cores")}
         m = medians[name]
-        print(f"{name:28} {m['rps']:9.0f} {m['p50']:8.2f} {m['p99']:8.2f} {m['server_us']:18.0f} {m['client_us']:18.0f}")
+        print(f"{name:28} {m['rps']:9.0f} {m['p50']:8.2f} {m['p99']:8.2f} {m['server_us']:18.0f} {m['client_us']:18.0f}"
+              f" {m['other_cores']:12.2f}")
+    print("other cores: CPU the rest of the machine used meanwhile (Redis, PostgreSQL, the kernel, other jobs), in "
+          "cores; well above ~0.3 means another job shared the machine")
     ceiling = medians[CEILING]["rps"]
     single = medians["verdict, single lot"]["rps"]
     print(f"ratio single verdict / bare ceiling: {single / ceiling:.0%}  (target >= 60 %; p99 target <= 10 ms)")

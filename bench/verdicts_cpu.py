@@ -8,7 +8,8 @@ batch of 50. Redis' own CPU is not counted.
     .venv/bin/python bench/verdicts_cpu.py [--database-url ...] [--redis-url redis://127.0.0.1:6379/5]
         [--requests 5000] [--profile "verdict, single lot"] [--no-seed]
 
-It seeds the same scratch database as bench/verdicts.py (qp_bench_verdicts, recreated) unless --no-seed.
+It seeds its own scratch database the way bench/verdicts.py does (qp_bench_verdicts_cpu, recreated; the Redis
+database of --redis-url is flushed) unless --no-seed.
 --profile NAME prints a cProfile of that scenario (top 40 by --sort).
 """
 from __future__ import annotations
@@ -26,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.verdicts import NAME, recreate, seed, with_database  # noqa: E402
+
+DATABASE = f"{NAME}_cpu"
+TOKEN_FILE = Path("/tmp") / f"{DATABASE}_token"
 
 
 def environ(method: str, path: str, token: str, body: bytes = b"") -> dict:
@@ -72,18 +76,18 @@ def main() -> None:
     parser.add_argument("--full-stack", action="store_true", help="bypass the verdict lane (qms.wsgi.full_stack)")
     args = parser.parse_args()
 
-    os.environ.update(DATABASE_URL=with_database(args.database_url, NAME), REDIS_URL=args.redis_url,
+    os.environ.update(DATABASE_URL=with_database(args.database_url, DATABASE), REDIS_URL=args.redis_url,
                       DJANGO_DEBUG="0", SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="127.0.0.1",
                       DJANGO_SETTINGS_MODULE="bench.verdicts_settings", LOG_LEVEL="WARNING")
     if args.no_seed:
-        token = args.token or Path("/tmp/qp_bench_verdicts_token").read_text()
+        token = args.token or TOKEN_FILE.read_text()
     else:
         import redis
 
-        recreate(args.database_url)
+        recreate(args.database_url, DATABASE)
         redis.Redis.from_url(args.redis_url).flushdb()
         token = seed(args.lots)
-        Path("/tmp/qp_bench_verdicts_token").write_text(token)
+        TOKEN_FILE.write_text(token)
     import orjson
 
     from qms.wsgi import application, full_stack
