@@ -63,7 +63,7 @@ def prepare_database(base_url: str, name: str) -> str:
     return base_url.rsplit("/", 1)[0] + "/" + name
 
 
-def setup_django(database_url: str, var_dir: str, redis_url: str | None) -> None:
+def setup_django(database_url: str, var_dir: str, redis_url: str | None, *, create: bool = True) -> None:
     os.environ["DATABASE_URL"] = database_url
     if redis_url:
         os.environ["REDIS_URL"] = redis_url     # production topology: ingest in a Celery worker process
@@ -86,14 +86,15 @@ def setup_django(database_url: str, var_dir: str, redis_url: str | None) -> None
 
     measurements_stored.receivers = []
     measurements_stored.sender_receivers_cache.clear()
-    call_command("migrate", "auth", verbosity=0)          # the unmigrated apps' tables refer to auth_user
-    call_command("migrate", run_syncdb=True, verbosity=0)
+    if create:
+        call_command("migrate", "auth", verbosity=0)          # the unmigrated apps' tables refer to auth_user
+        call_command("migrate", run_syncdb=True, verbosity=0)
     # DJANGO_DEBUG is only on so settings load without production secrets; measure as production runs (DEBUG off):
     # Django's debug cursor records every query.
     settings.DEBUG = False
 
 
-def seed(tags: int, endpoint: str):
+def seed(tags: int, endpoint: str, groups: int = 1):
     from connectors.models import Connector, TagMapping
     from qms.models import Area, Characteristic, Equipment, Line, Site, WorkCenter
 
@@ -107,13 +108,20 @@ def seed(tags: int, endpoint: str):
                        physical_min=0, physical_max=1000, equipment=machine)
         for i in range(tags)
     ])
-    connector = Connector.objects.create(site=site, name="bench-opcua", kind="opcua", config={
-        "endpoint": endpoint, "publishing_interval_ms": 100, "sampling_interval_ms": 0, "queue_size": 20,
-        "watchdog_s": 5.0, "request_timeout_s": 10.0})
-    TagMapping.objects.bulk_create([
-        TagMapping(connector=connector, characteristic=c, source_ref=f"ns=2;s=Bench/Tag{i:04d}")
-        for i, c in enumerate(characteristics)
-    ])
+    for group in range(groups):   # --groups: the tags split over one connector per runner group (one process each)
+        connector = Connector.objects.create(
+            site=site, name="bench-opcua" if groups == 1 else f"bench-opcua-{group}", kind="opcua",
+            runner_group=group_name(group, groups), config={
+                "endpoint": endpoint, "publishing_interval_ms": 100, "sampling_interval_ms": 0, "queue_size": 20,
+                "watchdog_s": 5.0, "request_timeout_s": 10.0})
+        TagMapping.objects.bulk_create([
+            TagMapping(connector=connector, characteristic=c, source_ref=f"ns=2;s=Bench/Tag{i:04d}")
+            for i, c in enumerate(characteristics) if i % groups == group
+        ])
+
+
+def group_name(group: int, groups: int) -> str:
+    return "" if groups == 1 else f"bench{group}"
 
 
 def process_cpu_s(pid: int) -> float:
@@ -137,7 +145,7 @@ def database_backends_cpu_s(database: str) -> dict[int, float]:
     return found
 
 
-async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | None = None) -> dict:
+async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | None = None, group: str = "") -> dict:
     from datetime import UTC, datetime
 
     from connectors.outbox import Outbox
@@ -163,7 +171,7 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
                 stored_at.append((time.monotonic(), len(batch.envelopes)))
             return confirmed
 
-    runner = Runner(Outbox(Path(args.var_dir) / "bench-outbox.sqlite3"), TimedBackend(),
+    runner = Runner(Outbox(Path(args.var_dir) / f"bench-outbox{group}.sqlite3"), TimedBackend(group),
                     RunnerSettings(batch_size=5000, flush_interval_s=0.02, config_poll_s=60))
     task = asyncio.create_task(runner.run())
     await asyncio.sleep(args.warmup)
@@ -195,7 +203,41 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
         **{f"cpu_{name}_pct": round(100 * used / elapsed) for name, used in cpu.items()},
         **{f"{name}_cpu_us_per_value": round(1e6 * used / max(1, received_window)) for name, used in cpu.items()},
         "load_1min_start_end": (round(load_before, 1), round(load_after, 1)),
+        "_lags": lags, "_stored": stored, "_received": received_window, "_elapsed": elapsed,
+        "_cpu": {name: used for name, used in cpu.items() if name == "runner"},
     }
+
+
+def run_shard(args) -> None:
+    """`opcua-shard`: one more runner process of a --groups run (the scratch database exists already); writes its
+    raw figures as JSON to --out for the main process to merge."""
+    import json
+
+    setup_django(f"{args.database_url.rsplit('/', 1)[0]}/{args.database}", args.var_dir, None, create=False)
+    result = asyncio.run(run_opcua(args, group=args.group))
+    Path(args.out).write_text(json.dumps({key: result[key] for key in ("_lags", "_stored", "_received", "_cpu")}))
+
+
+def merge_shards(main: dict, shards: list[dict]) -> dict:
+    """Figures of all runner processes together: stored and received add up, lags are pooled, runner CPU summed."""
+    lags = main["_lags"] + [lag for shard in shards for lag in shard["_lags"]]
+    elapsed = main["_elapsed"]
+    stored = main["_stored"] + sum(shard["_stored"] for shard in shards)
+    received = main["_received"] + sum(shard["_received"] for shard in shards)
+    runner_cpu = main["_cpu"]["runner"] + sum(shard["_cpu"]["runner"] for shard in shards)
+    merged = dict(main)
+    for name in ("simulator", "worker", "postgres"):   # per value of all processes' values, not the main one's
+        key = f"{name}_cpu_us_per_value"
+        if key in merged:
+            merged[key] = round(merged[key] * main["_received"] / max(1, received))
+    merged.update({
+        "stored_in_window": stored, "stored_per_s": round(stored / elapsed), "received_per_s": round(received / elapsed),
+        "lag_p50_ms": round(percentile(lags, 0.50) * 1000, 1), "lag_p99_ms": round(percentile(lags, 0.99) * 1000, 1),
+        "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
+        "cpu_runner_pct": f"{round(100 * runner_cpu / elapsed)} ({len(shards) + 1} processes)",
+        "runner_cpu_us_per_value": round(1e6 * runner_cpu / max(1, received)),
+    })
+    return merged
 
 
 def _publish_response(tags: int) -> bytes:
@@ -352,7 +394,12 @@ async def run_server_capacity(args, port: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["opcua", "stages", "server"])
+    parser.add_argument("what", choices=["opcua", "stages", "server", "opcua-shard"])
+    parser.add_argument("--groups", type=int, default=1,
+                        help="split the tags over this many connectors in runner groups, one runner process each "
+                             "(`run_connectors --group`): the runner's work on both cores")
+    parser.add_argument("--group", default="", help=argparse.SUPPRESS)   # opcua-shard: the group it runs
+    parser.add_argument("--out", default="", help=argparse.SUPPRESS)     # opcua-shard: where its figures go
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="qp_bench_connectors")
@@ -374,14 +421,17 @@ def main() -> None:
     if args.what == "server":
         run_server_only(args)
         return
+    if args.what == "opcua-shard":
+        run_shard(args)
+        return
     Path(args.var_dir).mkdir(parents=True, exist_ok=True)
-    for old in Path(args.var_dir).glob("bench-outbox.sqlite3*"):
+    for old in Path(args.var_dir).glob("bench-outbox*.sqlite3*"):
         old.unlink()
 
     database_url = prepare_database(args.database_url, args.database)
     setup_django(database_url, args.var_dir, args.celery)
     endpoint = f"opc.tcp://127.0.0.1:{args.port}/qualitypulse/"
-    seed(args.tags, endpoint)
+    seed(args.tags, endpoint, args.groups)
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "qms.settings"}
     simulator = subprocess.Popen(
@@ -408,7 +458,22 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         asyncio.run(wait_for_bench_nodes(args.port, args.tags))
-        result = asyncio.run(run_opcua(args, simulator.pid, worker.pid if worker else None))
+        shard_files = [Path(args.var_dir) / f"shard{group}.json" for group in range(1, args.groups)]
+        for path in shard_files:
+            path.unlink(missing_ok=True)
+        shards = [subprocess.Popen(
+            [sys.executable, __file__, "opcua-shard", "--group", group_name(group, args.groups), "--out", str(path),
+             "--database-url", args.database_url, "--database", args.database, "--var-dir", args.var_dir,
+             "--seconds", str(args.seconds), "--warmup", str(args.warmup)], cwd=ROOT, env=env)
+            for group, path in zip(range(1, args.groups), shard_files, strict=True)]
+        result = asyncio.run(run_opcua(args, simulator.pid, worker.pid if worker else None,
+                                       group=group_name(0, args.groups)))
+        for shard in shards:
+            shard.wait(timeout=120)
+        if shards:
+            import json
+
+            result = merge_shards(result, [json.loads(path.read_text()) for path in shard_files])
     finally:
         simulator.terminate()
         simulator.wait(timeout=30)
@@ -418,8 +483,11 @@ def main() -> None:
     offered = args.tags * args.hz
     print(f"OPC UA {args.tags} tags × {args.hz:g} Hz = {offered:,.0f} values/s offered; ingest "
           f"{'in a Celery worker' if args.celery else 'in-process'}")
+    if args.groups > 1:
+        print(f"  runner processes  {args.groups} (runner groups of {args.tags // args.groups} tags each)")
     for key, value in result.items():
-        print(f"  {key:18s} {value}")
+        if not key.startswith("_"):
+            print(f"  {key:18s} {value}")
     print(f"  load average      {os.getloadavg()}")
 
 

@@ -38,6 +38,11 @@ FACES: dict[str, str] = {
 }
 
 
+# A tick late by up to this much is still made up (the next ticks follow at once), so a briefly busy machine costs
+# no samples; further behind, the clock restarts from now instead of bursting.
+CATCH_UP_S = 1.0
+
+
 @dataclass
 class SimulatorOptions:
     host: str = "127.0.0.1"
@@ -121,7 +126,7 @@ class Simulator:
                 self.ticks += 1
                 next_tick += period
                 delay = next_tick - loop.time()
-                if delay < -period:          # fell behind (overloaded machine): do not try to catch up in a burst
+                if delay < -CATCH_UP_S:      # fell far behind (overloaded machine): do not try to catch up in a burst
                     next_tick = loop.time()
                     delay = 0
                 with contextlib.suppress(TimeoutError):
