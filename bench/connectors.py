@@ -3,7 +3,10 @@
 stored measurements. Speed is measured here, never in unit tests.
 
     python bench/connectors.py opcua --database-url postgres://postgres@127.0.0.1:5432/postgres \
-        [--tags 1000 --hz 10 --seconds 30 --warmup 5]
+        [--tags 1000 --hz 10 --seconds 30 --warmup 5] [--groups N] [--celery REDIS_URL]
+
+`--groups N`: the tags split over N connectors in runner groups, each group's runner in its own process (this one
+and N-1 `opcua-shard` children, as `run_connectors --group` would run them); figures pooled over all of them.
 
 What it does, on its own scratch database (default qp_bench_connectors, dropped and recreated):
 - a simulator process serves an OPC UA server with N bench tags (Objects/Bench/TagNNNN), all rewritten H times a
