@@ -4,19 +4,22 @@ Django view reading one Redis key (the ceiling); prints the ratio verdict/ceilin
 
     .venv/bin/python bench/verdicts.py [--database-url postgres://postgres@127.0.0.1:5432/postgres]
         [--redis-url redis://127.0.0.1:6379/5] [--lots 5000] [--clients 8] [--seconds 5] [--rounds 3] [--workers 2]
+        [--server granian|gunicorn|uvicorn[,...]] [--client wrk|python]
 
 On a scratch database (qp_bench_verdicts, recreated; schema built from the models) it seeds a site with --lots lots
 (every 10th held), a machine token with verdicts:read, rebuilds the verdict cache, then starts the production
-server — gunicorn WSGI with gthread workers and docker/gunicorn.conf.py (the docker `web` role), or uvicorn ASGI,
-or both one after the other in the same run (--server both); DEBUG off, --workers — with bench/verdicts_settings.py
-(real URLs + the bare view) and drives it, as the TLS proxy would (X-Forwarded-Proto: https), with --clients
-concurrent keep-alive HTTP/1.1 connections (asyncio + uvloop, raw sockets: the client costs as little CPU as Python
-allows). A DRF rendition of the single-lot view runs alongside for comparison (why the real one is a plain Django
-view). Scenarios alternate round by round; figures are medians over the rounds. It also counts the PostgreSQL
-sessions each server opened (pg_stat_database): persistent connections mean a handful; one per request means the
-server does not keep them. Per scenario it prints the server's CPU per request (the gunicorn/uvicorn process tree),
-the client's (this process), and how many cores the rest of the machine used meanwhile — Redis, PostgreSQL, the
-kernel and any other job: a run sharing the machine with another job shows it there.
+server — by default granian with the flags of docker/entrypoint.sh's `mes` role (WSGI, --workers processes, one
+Python thread each), which serves /api/v1/verdicts/ in production; gunicorn with docker/gunicorn.conf.py (the `web`
+role) and uvicorn (the `ws` role) for comparison, several one after the other with --server a,b — DEBUG off, with
+bench/verdicts_settings.py (real URLs + the bare view) and drives it, as the TLS proxy would (X-Forwarded-Proto:
+https), with --clients concurrent keep-alive HTTP/1.1 connections: wrk (C, epoll, one thread; `apt-get install wrk`;
+the default when installed) or a Python asyncio + uvloop client on raw sockets (--client python; it costs twice
+wrk's CPU per request on the same 2 cores). A DRF rendition of the single-lot view runs alongside for comparison
+(why the real one is a plain Django view). Scenarios alternate round by round; figures are medians over the rounds.
+It also counts the PostgreSQL sessions each server opened (pg_stat_database): persistent connections mean a
+handful; one per request means the server does not keep them. Per scenario it prints the server's CPU per request
+(its process tree), the client's, and how many cores the rest of the machine used meanwhile — Redis, PostgreSQL,
+the kernel and any other job: a run sharing the machine with another job shows it there.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import asyncio
 import os
 import random
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -91,7 +95,11 @@ def seed(lots: int) -> str:
 
 
 def start_server(env: dict, port: int, workers: int, kind: str) -> subprocess.Popen:
-    if kind == "uvicorn":  # ASGI: what docker/entrypoint.sh runs for websockets (the `ws` role)
+    if kind == "granian":  # the `mes` role's server, started as docker/entrypoint.sh starts it
+        command = [str(ROOT / "docker/mes-server.sh")]
+        env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "MES_WORKERS": str(workers), "LOG_LEVEL": "WARNING",
+               "PATH": f"{ROOT / '.venv/bin'}:{env.get('PATH', '')}"}
+    elif kind == "uvicorn":  # ASGI: what docker/entrypoint.sh runs for websockets (the `ws` role)
         command = [str(ROOT / ".venv/bin/uvicorn"), "qms.asgi:application", "--host", "127.0.0.1", "--port",
                    str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     else:  # WSGI: the docker `web` role's gunicorn with its own config (gthread, persistent connections)
@@ -150,6 +158,55 @@ def machine_busy_cpu() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+WRK_SCRIPT = """
+local requests = {%s}
+local n = #requests
+math.randomseed(os.time())
+request = function() return requests[math.random(n)] end
+done = function(summary, latency, _requests)
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout
+  io.write(string.format("WRK %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration, latency:percentile(50),
+    latency:percentile(99), bad))
+end
+"""
+
+
+def _lua_string(data: bytes) -> str:
+    """A Lua string literal of raw bytes (long brackets would turn every CRLF into LF)."""
+    return '"' + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in data) + '"'
+
+
+def run_scenario_wrk(port: int, requests: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
+    """The same scenario driven by wrk (C, epoll; one thread holding the keep-alive connections): a load generator
+    costing a tenth of the Python one's CPU, so the server gets the cores. Latency percentiles are wrk's."""
+    import resource
+    import tempfile
+
+    body = ",".join(_lua_string(request) for request in requests)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % body)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before, busy_before = process_tree_cpu(server_pid), machine_busy_cpu()
+    try:
+        output = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "-s", script.name,
+                                 f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    server_cpu = process_tree_cpu(server_pid) - server_before
+    other_cpu = machine_busy_cpu() - busy_before - client_cpu - server_cpu
+    line = next(line for line in output.splitlines() if line.startswith("WRK "))
+    count, duration_us, p50_us, p99_us, bad = (int(value) for value in line.split()[1:])
+    if bad or not count:
+        raise SystemExit(f"{bad} failed requests (non-2xx or socket errors) under wrk, {count} answered:\n{output}")
+    elapsed = duration_us / 1e6
+    return {"rps": count / elapsed, "p50": p50_us / 1000, "p99": p99_us / 1000, "n": count,
+            "server_us": 1e6 * server_cpu / count, "client_us": 1e6 * client_cpu / count,
+            "other_cores": other_cpu / elapsed}
+
+
 def run_scenario(port: int, requests: list[bytes], clients: int, seconds: float, server_pid: int) -> dict:
     async def main():
         latencies, errors = [], []
@@ -194,9 +251,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (2 cores here)")
     parser.add_argument("--port", type=int, default=8779)
-    parser.add_argument("--server", choices=("gunicorn", "uvicorn", "both"), default="gunicorn",
-                        help="gunicorn WSGI with gthread workers (the docker web role, default), uvicorn ASGI (the ws "
-                             "role), or both one after the other")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator: wrk (C; default when installed: apt-get install wrk) or the Python "
+                             "asyncio one (costs the server ~a tenth of the 2 cores)")
+    parser.add_argument("--server", default="granian", metavar="KIND[,KIND]",
+                        help="granian (the docker mes role, which serves MES verdicts in production; default), "
+                             "gunicorn (gthread, the web role), uvicorn (ASGI, the ws role); several comma-separated "
+                             "run one after the other and are compared")
     parser.add_argument("--only", default=None, metavar="NAMES",
                         help="development runs: the ceiling, the single verdict and these comma-separated scenarios")
     args = parser.parse_args()
@@ -226,7 +287,10 @@ def main() -> None:
     if args.only:
         wanted = {CEILING, "verdict, single lot", *args.only.split(",")}
         scenarios = {name: requests for name, requests in scenarios.items() if name in wanted}
-    servers = ("gunicorn", "uvicorn") if args.server == "both" else (args.server,)
+    servers = tuple(kind.strip() for kind in args.server.split(","))
+    unknown = set(servers) - {"granian", "gunicorn", "uvicorn"}
+    if unknown:
+        parser.error(f"unknown --server {', '.join(sorted(unknown))}: granian, gunicorn or uvicorn")
     load_start = os.getloadavg()
     medians_by_server = {}
     for kind in servers:
@@ -235,11 +299,13 @@ def main() -> None:
         sessions = pg_sessions(args.database_url) - sessions_before
         requests = sum(run["n"] for runs in results.values() for run in runs)
         medians_by_server[kind] = report(kind, args, results, sessions, requests)
-    if len(servers) == 2:
-        print("\nratio gunicorn / uvicorn (req/s):")
-        for name in scenarios:
-            ratio = medians_by_server["gunicorn"][name]["rps"] / medians_by_server["uvicorn"][name]["rps"]
-            print(f"  {name:28} {ratio:5.2f}x")
+    if len(servers) >= 2:
+        first, *others = servers
+        for other in others:
+            print(f"\nratio {first} / {other} (req/s):")
+            for name in scenarios:
+                ratio = medians_by_server[first][name]["rps"] / medians_by_server[other][name]["rps"]
+                print(f"  {name:28} {ratio:5.2f}x")
     load = os.getloadavg()
     print(f"load average (1/5/15 min): start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}, "
           f"end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores)")
@@ -262,12 +328,13 @@ def pg_sessions(admin_url: str) -> int:
 def measure(env: dict, args, kind: str, scenarios: dict) -> dict:
     server = start_server(env, args.port, args.workers, kind)
     try:
-        for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker
-            run_scenario(args.port, requests, args.clients, 1.0, server.pid)
+        drive = run_scenario_wrk if args.client == "wrk" else run_scenario
+        for requests in scenarios.values():  # warm-up: imports, connections, token cache in every worker (the
+            run_scenario(args.port, requests, args.clients, 1.0, server.pid)  # Python client waits for slow firsts)
         results = {name: [] for name in scenarios}
         for _round in range(args.rounds):
             for name, requests in scenarios.items():
-                results[name].append(run_scenario(args.port, requests, args.clients, args.seconds, server.pid))
+                results[name].append(drive(args.port, requests, args.clients, args.seconds, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -275,7 +342,7 @@ def measure(env: dict, args, kind: str, scenarios: dict) -> dict:
 
 
 def report(kind: str, args, results: dict, sessions: int, requests: int) -> dict:
-    print(f"\nverdict API, {args.clients} keep-alive clients, {kind} --workers {args.workers}, DEBUG off, "
+    print(f"\nverdict API, {args.clients} keep-alive clients ({args.client}), {kind} --workers {args.workers}, DEBUG off, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
           f"x {args.seconds:g} s; load average now {os.getloadavg()[0]:.2f}")
     print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU µs/req':>18} {'client CPU µs/req':>18}"
