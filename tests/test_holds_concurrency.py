@@ -1,16 +1,13 @@
 """Races on PostgreSQL's real row locks: two deciders on one lot, a hold placed while a run starts, two holds at once,
 a genealogy edge recorded while a propagating hold is placed."""
-import importlib
 import threading
-import time
 from datetime import timedelta
-from unittest import mock
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from tests.factories_holds import PASSWORD, Plant, at
+from tests.race_helpers import in_thread, pause_after
 from tests.test_lots_concurrency import race
 from traceability import services
 from traceability.models import Hold, HoldLot
@@ -80,43 +77,16 @@ def test_two_holds_placed_at_once_get_distinct_numbers(plant):
     assert sorted(o.number for o in outcomes) == ["H-S1-000001", "H-S1-000002"]
 
 
-def _pause_after(target: str, reached: threading.Event, seconds: float = 0.8):
-    """Patch `target` (a module attribute) so the calling transaction signals `reached` after it ran, then stays
-    open `seconds` longer."""
-    module_name, name = target.rsplit(".", 1)
-    original = getattr(importlib.import_module(module_name), name)
-
-    def paused(*args, **kwargs):
-        result = original(*args, **kwargs)
-        reached.set()
-        time.sleep(seconds)
-        return result
-    return mock.patch(target, paused)
-
-
-def _in_thread(call, outcomes: list):
-    def run():
-        try:
-            outcomes.append(call())
-        except Exception as exc:  # the outcome under test may be an exception
-            outcomes.append(exc)
-        finally:
-            connection.close()
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 def test_an_edge_recorded_while_a_propagating_freeze_traces_is_held(plant):
     """The freeze has traced and inserted but not committed when the edge is written: the edge's writer waits for the
     freeze's commit and then finds the hold (without the shared site lock it saw no hold, the freeze no edge)."""
     parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
     child = plant.lot("CHILD")
     outcomes, traced = [], threading.Event()
-    with _pause_after("traceability.services.holds._materialise", traced):
-        freeze = _in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
+    with pause_after("traceability.services.holds._materialise", traced):
+        freeze = in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
         assert traced.wait(10)                                             # traced and inserted, not committed
-        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
+        edge = in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
         freeze.join(30)
         edge.join(30)
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
@@ -128,14 +98,27 @@ def test_a_freeze_placed_while_an_edge_is_being_recorded_traces_it(plant):
     parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
     child = plant.lot("CHILD")
     outcomes, written = [], threading.Event()
-    with _pause_after("traceability.services.hold_propagation.hold_new_child", written):
-        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
+    with pause_after("traceability.services.hold_propagation.hold_new_child", written):
+        edge = in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
         assert written.wait(10)                                            # edge written, no hold found, not committed
-        freeze = _in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
+        freeze = in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
         edge.join(30)
         freeze.join(30)
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert HoldLot.objects.filter(lot=child).exists()
+
+
+def _while_a_decider_holds_the_hold(plant, entry, call) -> list:
+    """`call` runs while an engineer's decision on `entry` has locked its hold and is about to sign (audit head)."""
+    outcomes, locked = [], threading.Event()
+    with pause_after("traceability.services.holds._locked_hold", locked):
+        decide = in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
+                                                    password=PASSWORD, meaning="re-inspected"), outcomes)
+        assert locked.wait(10)
+        other = in_thread(call, outcomes)
+        decide.join(30)
+        other.join(30)
+    return outcomes
 
 
 def test_a_decision_on_an_open_window_hold_and_a_lot_starting_under_it_do_not_deadlock(plant):
@@ -145,14 +128,8 @@ def test_a_decision_on_an_open_window_hold_and_a_lot_starting_under_it_do_not_de
     newcomer = plant.lot("B")
     hold = freeze_window(plant.imm02, at(0), None, reason="drift")
     entry = HoldLot.objects.get(hold=hold, lot__code="A")
-    outcomes, locked = [], threading.Event()
-    with _pause_after("traceability.services.holds._locked_hold", locked):
-        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
-                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
-        assert locked.wait(10)                                            # the decider holds the hold row
-        start = _in_thread(lambda: services.start_lot_run(newcomer, plant.imm02, at(3)), outcomes)
-        decide.join(30)
-        start.join(30)
+    outcomes = _while_a_decider_holds_the_hold(plant, entry,
+                                               lambda: services.start_lot_run(newcomer, plant.imm02, at(3)))
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert set(HoldLot.objects.filter(hold=hold).values_list("lot__code", "disposition")) == {
         ("A", "release"), ("B", "held")}
@@ -164,15 +141,8 @@ def test_a_decision_and_a_lot_registered_under_the_open_window_do_not_deadlock(p
     plant.lot("A", equipment=plant.imm02, start=1, end=2)
     hold = freeze_window(plant.imm02, at(0), None, reason="drift")
     entry = HoldLot.objects.get(hold=hold, lot__code="A")
-    outcomes, locked = [], threading.Event()
-    with _pause_after("traceability.services.holds._locked_hold", locked):
-        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
-                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
-        assert locked.wait(10)
-        start = _in_thread(lambda: services.register_lot(plant.site, "B", equipment=plant.imm02, started_at=at(3)),
-                           outcomes)
-        decide.join(30)
-        start.join(30)
+    outcomes = _while_a_decider_holds_the_hold(
+        plant, entry, lambda: services.register_lot(plant.site, "B", equipment=plant.imm02, started_at=at(3)))
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert set(HoldLot.objects.filter(hold=hold).values_list("lot__code", "disposition")) == {
         ("A", "release"), ("B", "held")}
@@ -185,13 +155,7 @@ def test_a_decision_and_an_edge_from_a_held_lot_do_not_deadlock(plant):
     child = plant.lot("C")
     hold = freeze_window(plant.imm02, at(0), at(3), reason="drift")
     entry = HoldLot.objects.get(hold=hold, lot=other)
-    outcomes, locked = [], threading.Event()
-    with _pause_after("traceability.services.holds._locked_hold", locked):
-        decide = _in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
-                                                     password=PASSWORD, meaning="re-inspected"), outcomes)
-        assert locked.wait(10)
-        edge = _in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
-        decide.join(30)
-        edge.join(30)
+    outcomes = _while_a_decider_holds_the_hold(plant, entry,
+                                               lambda: services.add_genealogy_edge(parent, child, 1.0))
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert HoldLot.objects.filter(hold=hold, lot=child).exists()

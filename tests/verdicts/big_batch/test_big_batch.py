@@ -3,45 +3,16 @@ and keeps its LotVerdict bookkeeping in SQL — with the same guarantee as lot-b
 import pytest
 from django.db import transaction
 
-from tests.factories import LotFactory, SiteFactory
 from tests.factories_verdicts import decide, hold_lots
+from tests.verdicts.big_batch.conftest import CODES
 from tests.verdicts.conftest import redis_client
-from traceability.seams import VerdictChange, verdicts_changed
-from traceability.verdicts import cache as cache_module
+from traceability.seams import VerdictChange
 from traceability.verdicts.cache import value_key
 from traceability.verdicts.compute import compute_verdicts_for_codes
 from traceability.verdicts.store import verdict_for_lots
 from traceability.verdicts.write_through import note_lots_changed
 
 pytestmark = pytest.mark.redis
-
-CODES = ["L-1", "L-2", "L-3", "L-4"]
-
-
-@pytest.fixture(autouse=True)
-def site_wide_from_three(monkeypatch):
-    monkeypatch.setattr(cache_module, "SITE_WIDE_FROM", 3)
-
-
-@pytest.fixture
-def site(db):
-    return SiteFactory(code="S1")
-
-
-@pytest.fixture
-def lots(site):
-    return [LotFactory(site=site, code=code) for code in CODES]
-
-
-@pytest.fixture
-def captured():
-    captured_changes = []
-
-    def listen(sender, site_id, changes: list, **kwargs):
-        captured_changes.extend(changes)
-    verdicts_changed.connect(listen, dispatch_uid="big")
-    yield captured_changes
-    verdicts_changed.disconnect(dispatch_uid="big")
 
 
 def verdicts(site, codes=CODES):

@@ -3,14 +3,13 @@ a PendingVerdictPublication row written in the hold's transaction (threshold pat
 from datetime import timedelta
 from unittest import mock
 
-import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from tests.factories import LotFactory, SiteFactory
+from tests.factories import LotFactory
 from tests.factories_verdicts import decide, hold_lots
-from traceability.seams import VerdictChange, verdicts_changed
-from traceability.verdicts import cache as cache_module
+from tests.verdicts.big_batch.conftest import CODES
+from traceability.seams import VerdictChange
 from traceability.verdicts.models import LotVerdict, PendingVerdictPublication
 from traceability.verdicts.store import verdict_for_lots
 from traceability.verdicts.write_through import (
@@ -22,34 +21,7 @@ from traceability.verdicts.write_through import (
     unpack_ids,
 )
 
-CODES = ["L-1", "L-2", "L-3", "L-4"]
 DISPATCH = "traceability.verdicts.write_through.publish_pending_verdicts.apply_async"
-
-
-@pytest.fixture(autouse=True)
-def site_wide_from_three(monkeypatch):
-    monkeypatch.setattr(cache_module, "SITE_WIDE_FROM", 3)
-
-
-@pytest.fixture
-def site(db):
-    return SiteFactory(code="S1")
-
-
-@pytest.fixture
-def lots(site):
-    return [LotFactory(site=site, code=code) for code in CODES]
-
-
-@pytest.fixture
-def captured():
-    captured_changes = []
-
-    def listen(sender, site_id, changes: list, **kwargs):
-        captured_changes.extend(changes)
-    verdicts_changed.connect(listen, dispatch_uid="deferred")
-    yield captured_changes
-    verdicts_changed.disconnect(dispatch_uid="deferred")
 
 
 def test_ids_round_trip_through_the_packed_form():
