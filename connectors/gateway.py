@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from connectors.envelope import Envelope, ReadingSink
+from connectors.translatable import gettext_noop
 
 logger = logging.getLogger(__name__)
 _UNSAFE_LEVEL = re.compile(r"[/+#\x00]")
@@ -55,14 +56,14 @@ def validate_republish(value) -> dict | None:
     if value in (None, {}, False):
         return None
     if not isinstance(value, dict):
-        raise ConfigError("republish: must be an object like {\"host\": \"127.0.0.1\", \"port\": 1883}")
+        raise ConfigError(gettext_noop('republish: must be an object like {"host": "127.0.0.1", "port": 1883}'))
     reject_unknown(value, REPUBLISH_KEYS, "republish")
     host = value.get("host")
     if not isinstance(host, str) or not host.strip():
-        raise ConfigError("republish.host: the broker to republish to is required")
+        raise ConfigError(gettext_noop("republish.host: the broker to republish to is required"))
     prefix = value.get("prefix", "")
     if not isinstance(prefix, str) or "+" in prefix or "#" in prefix:
-        raise ConfigError("republish.prefix: a topic prefix without wildcards")
+        raise ConfigError(gettext_noop("republish.prefix: a topic prefix without wildcards"))
     return {
         "host": host.strip(), "port": number(value, "port", 1883, minimum=1, maximum=65535, integer=True),
         "prefix": prefix, "qos": number(value, "qos", 1, minimum=0, maximum=2, integer=True),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from connectors.config import ConfigError, choice, number, reject_unknown
 from connectors.gateway import validate_republish
+from connectors.translatable import gettext_noop
 
 from .codec import DataType, WordOrder
 from .plan import Table
@@ -22,7 +23,7 @@ def validate_config(config: dict) -> dict:
     reject_unknown(config, CONFIG_KEYS)
     host = config.get("host")
     if not isinstance(host, str) or not host.strip():
-        raise ConfigError("host: the gateway's host name or address is required")
+        raise ConfigError(gettext_noop("host: the gateway's host name or address is required"))
     return {
         "host": host.strip(),
         "port": number(config, "port", 502, minimum=1, maximum=65535, integer=True),
@@ -39,20 +40,23 @@ def parse_source_ref(source_ref: str) -> tuple[int, Table, int]:
     """"1/holding/10" → (1, Table.HOLDING, 10)."""
     parts = str(source_ref).strip().split("/")
     if len(parts) != 3:
-        raise ConfigError(f"source_ref: expected '<unit id>/<table>/<address>', got {source_ref!r}")
+        raise ConfigError(gettext_noop("source_ref: expected '<unit id>/<table>/<address>', got %(source_ref)s"),
+                          source_ref=repr(source_ref))
     unit, table, address = parts
     try:
         unit_id, register = int(unit), int(address)
     except ValueError as exc:
-        raise ConfigError(f"source_ref: unit id and address must be integers in {source_ref!r}") from exc
+        raise ConfigError(gettext_noop("source_ref: unit id and address must be integers in %(source_ref)s"),
+                          source_ref=repr(source_ref)) from exc
     if not 0 <= unit_id <= 255:
-        raise ConfigError(f"source_ref: unit id {unit_id} is outside 0–255")
+        raise ConfigError(gettext_noop("source_ref: unit id %(unit_id)s is outside 0–255"), unit_id=unit_id)
     if not 0 <= register <= 65535:
-        raise ConfigError(f"source_ref: address {register} is outside 0–65535")
+        raise ConfigError(gettext_noop("source_ref: address %(address)s is outside 0–65535"), address=register)
     try:
         return unit_id, Table(table.lower()), register
     except ValueError as exc:
-        raise ConfigError(f"source_ref: table must be one of {', '.join(Table)}; got {table!r}") from exc
+        raise ConfigError(gettext_noop("source_ref: table must be one of %(choices)s; got %(table)s"),
+                          choices=", ".join(Table), table=repr(table)) from exc
 
 
 def validate_tag(source_ref: str, params: dict) -> dict:
@@ -61,11 +65,14 @@ def validate_tag(source_ref: str, params: dict) -> dict:
     default_type = DataType.BOOL if table.is_bits else DataType.UINT16
     data_type = choice(params, "data_type", default_type.value, tuple(DataType))
     if table.is_bits != (data_type == DataType.BOOL):
-        raise ConfigError(f"params: data_type {data_type} does not fit a {table} (coils/discrete inputs are bool)")
+        raise ConfigError(gettext_noop(
+            "params: data_type %(data_type)s does not fit a %(table)s (coils/discrete inputs are bool)"),
+            data_type=data_type, table=table)
     order = str(params.get("word_order", WordOrder.ABCD)).upper()
     if order not in tuple(WordOrder):
-        raise ConfigError(f"word_order: must be one of {', '.join(WordOrder)}; got {params.get('word_order')!r}")
+        raise ConfigError(gettext_noop("word_order: must be one of %(choices)s; got %(value)s"),
+                          choices=", ".join(WordOrder), value=repr(params.get("word_order")))
     scale = number(params, "scale", 1.0)
     if scale == 0:
-        raise ConfigError("scale: must not be zero")
+        raise ConfigError(gettext_noop("scale: must not be zero"))
     return {"data_type": data_type, "word_order": order, "scale": scale, "offset": number(params, "offset", 0.0)}

@@ -28,9 +28,10 @@ from paho.mqtt.properties import Properties
 from connectors.adapters import Adapter
 from connectors.config import ConfigError
 from connectors.files.fields import zone
+from connectors.translatable import gettext_noop
 
 from .config import validate_config, validate_tag
-from .crypto import parse_key
+from .crypto import KeyFormatError, parse_key
 from .mapping import PayloadError, PayloadSettings, TopicRouter, TopicTag, decode_records
 from .sparkplug import NAMESPACE, SparkplugError, SparkplugSession, rebirth_command
 
@@ -104,11 +105,11 @@ class MqttAdapter(Adapter):
             return None
         key = self.spec.secrets.get("sm4_key")
         if not key:
-            raise ConfigError("secrets: payload_encryption sm4-gcm needs the key in secrets['sm4_key']")
+            raise ConfigError(gettext_noop("secrets: payload_encryption sm4-gcm needs the key in secrets['sm4_key']"))
         try:
             return parse_key(key)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        except KeyFormatError as exc:
+            raise ConfigError(exc.message, **exc.params) from None
 
     # --- paho thread --------------------------------------------------------------------------------------------
     def _on_connect(self, client, _userdata, flags, reason_code, _properties):

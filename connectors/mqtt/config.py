@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from connectors.config import ConfigError, choice, number, reject_unknown
 from connectors.files.fields import FieldError, zone
+from connectors.translatable import gettext_noop
 
 CONFIG_KEYS = {"host", "port", "client_id", "username", "keepalive_s", "session_expiry_s", "qos", "tls", "ca_file",
                "ts_path", "ts_format", "timezone", "lot_path", "id_path", "max_batch", "payload_encryption",
@@ -26,7 +27,7 @@ def _optional_text(config: dict, key: str) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise ConfigError(f"{key}: must be text")
+        raise ConfigError(gettext_noop("%(key)s: must be text"), key=key)
     return value
 
 
@@ -34,14 +35,14 @@ def validate_config(config: dict) -> dict:
     reject_unknown(config, CONFIG_KEYS)
     host = config.get("host")
     if not isinstance(host, str) or not host.strip():
-        raise ConfigError("host: the broker's host name or address is required")
+        raise ConfigError(gettext_noop("host: the broker's host name or address is required"))
     try:
         zone(config.get("timezone"))
     except FieldError as exc:
-        raise ConfigError(f"timezone: {exc}") from None
+        raise ConfigError(gettext_noop("timezone: %(detail)s"), detail=exc) from None
     qos = number(config, "qos", 1, minimum=0, maximum=2, integer=True)
     if qos == 0:
-        raise ConfigError("qos: QoS 0 can lose messages; use 1 (or 2)")
+        raise ConfigError(gettext_noop("qos: QoS 0 can lose messages; use 1 (or 2)"))
     return {
         "host": host.strip(),
         "port": number(config, "port", 1883, minimum=1, maximum=65535, integer=True),
@@ -69,7 +70,8 @@ def validate_config(config: dict) -> dict:
 def _encryption(config: dict) -> str | None:
     value = config.get("payload_encryption") or None
     if value not in (None, "sm4-gcm"):
-        raise ConfigError("payload_encryption: only 'sm4-gcm' is supported (or empty for clear payloads)")
+        raise ConfigError(gettext_noop(
+            "payload_encryption: only 'sm4-gcm' is supported (or empty for clear payloads)"))
     return value
 
 
@@ -81,12 +83,12 @@ def validate_tag(source_ref: str, params: dict) -> dict:
     levels = topic_filter.split("/")
     for index, level in enumerate(levels):
         if "#" in level and (level != "#" or index != len(levels) - 1):
-            raise ConfigError("source_ref: '#' must be a whole last level of the topic filter")
+            raise ConfigError(gettext_noop("source_ref: '#' must be a whole last level of the topic filter"))
         if "+" in level and level != "+":
-            raise ConfigError("source_ref: '+' must be a whole level of the topic filter")
+            raise ConfigError(gettext_noop("source_ref: '+' must be a whole level of the topic filter"))
     value_path = params.get("value_path", "value")
     if not isinstance(value_path, str) or not value_path.strip():
-        raise ConfigError("value_path: must be a path into the JSON payload, e.g. 'barrel.z2'")
+        raise ConfigError(gettext_noop("value_path: must be a path into the JSON payload, e.g. 'barrel.z2'"))
     return {"value_path": value_path.strip()}
 
 
@@ -95,5 +97,6 @@ def _validate_sparkplug_ref(source_ref: str) -> dict:
     node_part, _, metric = source_ref.partition(":")
     parts = node_part.split("/")
     if len(parts) != 3 or not all(parts) or not metric or any(c in node_part for c in "+#"):
-        raise ConfigError("source_ref: a Sparkplug B metric is '<group>/<edge node>/<device or ->:<metric name>'")
+        raise ConfigError(gettext_noop(
+            "source_ref: a Sparkplug B metric is '<group>/<edge node>/<device or ->:<metric name>'"))
     return {}

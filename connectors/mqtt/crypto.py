@@ -13,7 +13,13 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from connectors.translatable import TranslatableError, gettext_noop
+
 NONCE_BYTES, TAG_BYTES, KEY_BYTES = 12, 16, 16
+
+
+class KeyFormatError(TranslatableError):
+    """The SM4 key is not 32 hexadecimal digits."""
 
 
 class DecryptionError(ValueError):
@@ -25,9 +31,10 @@ def parse_key(text: str) -> bytes:
     try:
         key = bytes.fromhex(text.strip())
     except (ValueError, AttributeError):
-        raise ValueError("sm4_key: must be 32 hexadecimal digits") from None
+        raise KeyFormatError(gettext_noop("sm4_key: must be 32 hexadecimal digits")) from None
     if len(key) != KEY_BYTES:
-        raise ValueError(f"sm4_key: must be {KEY_BYTES} bytes (32 hex digits), got {len(key)}")
+        raise KeyFormatError(gettext_noop("sm4_key: must be %(expected)s bytes (32 hex digits), got %(actual)s"),
+                             expected=KEY_BYTES, actual=len(key))
     return key
 
 

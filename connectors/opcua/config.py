@@ -27,6 +27,7 @@ applied by us, None-safe), queue_size, scale, offset, event_field.
 from __future__ import annotations
 
 from connectors.config import ConfigError, choice, number, reject_unknown
+from connectors.translatable import gettext_noop
 
 KNOWN = {
     "endpoint", "publishing_interval_ms", "sampling_interval_ms", "queue_size", "keepalive_count", "watchdog_s",
@@ -40,7 +41,7 @@ def validate_config(config: dict) -> dict:
     reject_unknown(config, KNOWN)
     endpoint = config.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint.startswith("opc.tcp://"):
-        raise ConfigError("endpoint: must be an opc.tcp:// URL")
+        raise ConfigError(gettext_noop("endpoint: must be an opc.tcp:// URL"))
     out = dict(config)
     out["publishing_interval_ms"] = number(config, "publishing_interval_ms", 500, minimum=10, maximum=3_600_000)
     out["sampling_interval_ms"] = number(config, "sampling_interval_ms", 250, minimum=0, maximum=3_600_000)
@@ -53,7 +54,7 @@ def validate_config(config: dict) -> dict:
     out["security_policy"] = choice(config, "security_policy", "None", ("None", "Basic256Sha256"))
     out["security_mode"] = choice(config, "security_mode", "SignAndEncrypt", ("Sign", "SignAndEncrypt"))
     if out["security_policy"] != "None" and not (config.get("certificate") and config.get("private_key")):
-        raise ConfigError("certificate: Basic256Sha256 needs a client certificate and private key")
+        raise ConfigError(gettext_noop("certificate: Basic256Sha256 needs a client certificate and private key"))
     out["backfill_after_s"] = number(config, "backfill_after_s", 60.0, minimum=0)
     out["cycle_event_type"] = config.get("cycle_event_type", "CycleParametersEventType")
     out["lot_field"] = config.get("lot_field", "LotId")
@@ -70,11 +71,11 @@ def validate_tag(source_ref: str, params: dict) -> dict:
     if "queue_size" in params:
         out["queue_size"] = number(params, "queue_size", None, minimum=0, maximum=100_000, integer=True)
     if "event_field" in params and not isinstance(params["event_field"], str):
-        raise ConfigError("params.event_field: must be a string")
+        raise ConfigError(gettext_noop("params.event_field: must be a string"))
     try:
         from asyncua import ua
 
         ua.NodeId.from_string(source_ref)
     except Exception as exc:
-        raise ConfigError(f"source_ref: not an OPC UA node id ({exc})") from exc
+        raise ConfigError(gettext_noop("source_ref: not an OPC UA node id (%(detail)s)"), detail=str(exc)) from exc
     return out

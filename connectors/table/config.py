@@ -17,6 +17,7 @@ from __future__ import annotations
 from connectors.config import ConfigError, number, reject_unknown
 from connectors.files.config import MAPPING_KEYS, mapping_from_spec  # noqa: F401 (re-exported)
 from connectors.files.rows import MappingError, RowMapping
+from connectors.translatable import gettext_noop
 
 from .source import MYSQL, SourceError, TableLayout, quoted
 
@@ -29,17 +30,17 @@ def validate_config(config: dict) -> dict:
     url = config.get("url")
     if not isinstance(url, str) or url.split("://", 1)[0].split("+")[0] not in (
             "postgresql", "postgres", "mysql", "mariadb", "sqlite"):
-        raise ConfigError("url: a postgresql://, mysql://, mariadb:// or sqlite:/// URL is required")
+        raise ConfigError(gettext_noop("url: a postgresql://, mysql://, mariadb:// or sqlite:/// URL is required"))
     if "@" in url and ":" in url.split("://", 1)[1].split("@", 1)[0]:
-        raise ConfigError("url: put the password in the connector's secrets, not in the URL")
+        raise ConfigError(gettext_noop("url: put the password in the connector's secrets, not in the URL"))
     out = dict(config)
     for key in ("table", "id_column", "status_column"):
         try:
             quoted(MYSQL, config.get(key, {"id_column": "id", "status_column": "qms_status"}.get(key)))
         except SourceError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
+            raise ConfigError(gettext_noop("%(key)s: %(detail)s"), key=key, detail=str(exc)) from None
     if config.get("pending_value", 0) == config.get("done_value", 1):
-        raise ConfigError("done_value: must differ from pending_value")
+        raise ConfigError(gettext_noop("done_value: must differ from pending_value"))
     out["batch_size"] = number(config, "batch_size", 500, minimum=1, maximum=10_000, integer=True)
     out["max_batches"] = number(config, "max_batches", 20, minimum=1, maximum=1000, integer=True)
     try:
