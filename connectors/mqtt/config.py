@@ -39,7 +39,7 @@ def validate_config(config: dict) -> dict:
     try:
         zone(config.get("timezone"))
     except FieldError as exc:
-        raise ConfigError(gettext_noop("timezone: %(detail)s"), detail=exc) from None
+        raise ConfigError(gettext_noop("timezone: %(problem)s"), problem=exc) from None
     qos = number(config, "qos", 1, minimum=0, maximum=2, integer=True)
     if qos == 0:
         raise ConfigError(gettext_noop("qos: QoS 0 can lose messages; use 1 (or 2)"))
