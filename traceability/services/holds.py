@@ -167,23 +167,25 @@ def lock_holds(hold_ids: Iterable[int]) -> None:
         list(Hold.objects.select_for_update(no_key=True).filter(pk__in=hold_ids).order_by("pk").values_list("pk", flat=True))
 
 
-def hold_ids_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None) -> set[int]:
+def _holds_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None):
     """The undecided holds whose window on the equipment a run [started_at, ended_at] overlaps (an open window covers
     every later start; a late-recorded run inside a closed window overlaps too)."""
     overlapping = Q(window_end__isnull=True) | Q(window_end__gte=started_at)
     if ended_at is not None:
         overlapping &= Q(window_start__lte=ended_at)
-    return set(Hold.objects.filter(overlapping, equipment_id=equipment_id, window_start__isnull=False)
-               .exclude(state=Hold.State.RELEASED).values_list("pk", flat=True))
+    return Hold.objects.filter(overlapping, equipment_id=equipment_id, window_start__isnull=False) \
+        .exclude(state=Hold.State.RELEASED)
+
+
+def hold_ids_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None) -> set[int]:
+    return set(_holds_for_run(equipment_id, started_at, ended_at).values_list("pk", flat=True))
 
 
 def lock_holds_for_run(equipment_id: int, started_at: datetime, ended_at: datetime | None) -> list[Hold]:
     """`hold_ids_for_run`, row-locked in id order. `start_lot_run` takes these locks right after the equipment's,
     before its first audited change: every hold writer locks the hold before the audit chain's head, so taking them
     after the head could deadlock."""
-    hold_ids = hold_ids_for_run(equipment_id, started_at, ended_at)
-    lock_holds(hold_ids)
-    return list(Hold.objects.filter(pk__in=hold_ids).order_by("pk"))
+    return list(_holds_for_run(equipment_id, started_at, ended_at).select_for_update(no_key=True).order_by("pk"))
 
 
 def hold_lots_of_new_run(run: LotRun, holds: list[Hold]) -> list[Hold]:

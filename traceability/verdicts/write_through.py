@@ -122,7 +122,7 @@ def publish_pending_verdicts(publication_id: int) -> int:
         if publication is None:
             return 0
         site_id = publication.site_id
-        changes = _publish(site_id, sorted(set(unpack_ids(publication.packed_lot_ids))))
+        changes = _publish(site_id, unpack_ids(publication.packed_lot_ids))  # packed sorted and distinct
         publication.delete()
         transaction.on_commit(partial(_send_changes, site_id, changes))
     return len(changes)
