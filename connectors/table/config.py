@@ -38,7 +38,7 @@ def validate_config(config: dict) -> dict:
         try:
             quoted(MYSQL, config.get(key, {"id_column": "id", "status_column": "qms_status"}.get(key)))
         except SourceError as exc:
-            raise ConfigError(gettext_noop("%(key)s: %(detail)s"), key=key, detail=str(exc)) from None
+            raise ConfigError(gettext_noop("%(key)s: %(detail)s"), key=key, detail=exc) from None
     if config.get("pending_value", 0) == config.get("done_value", 1):
         raise ConfigError(gettext_noop("done_value: must differ from pending_value"))
     out["batch_size"] = number(config, "batch_size", 500, minimum=1, maximum=10_000, integer=True)

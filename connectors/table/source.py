@@ -12,11 +12,13 @@ import sqlite3
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from connectors.translatable import TranslatableError, gettext_noop
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
-class SourceError(ValueError):
-    """The source table cannot be reached or is not shaped as configured."""
+class SourceError(TranslatableError):
+    """The source table cannot be reached or is not shaped as configured (a catalogue message: translatable.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ def mysql_has_skip_locked(version: str) -> bool:
 
 def quoted(dialect: Dialect, identifier: str) -> str:
     if not _IDENTIFIER.match(identifier or ""):
-        raise SourceError(f"not a plain column/table name: {identifier!r}")
+        raise SourceError(gettext_noop("not a plain column/table name: '%(name)s'"), name=identifier)
     return ".".join(f"{dialect.quote}{part}{dialect.quote}" for part in identifier.split("."))
 
 
@@ -78,14 +80,17 @@ def connect(url: str, password: str | None = None):
         if scheme == "sqlite":
             path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
             if not path:
-                raise SourceError("sqlite URL must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
+                raise SourceError(gettext_noop(
+                    "sqlite URL must look like sqlite:///relative/path.db or sqlite:////absolute/path.db"))
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves.
             return sqlite3.connect(path, timeout=30, isolation_level=None), SQLITE
     except SourceError:
         raise
     except Exception as exc:   # driver-specific connection errors: report them as what they are
-        raise SourceError(f"cannot connect to {parts.scheme}://{parts.hostname or ''}{parts.path}: {exc}") from exc
-    raise SourceError(f"unsupported database URL scheme {parts.scheme!r} (postgresql, mysql, mariadb, sqlite)")
+        raise SourceError(gettext_noop("cannot connect to %(url)s: %(error)s"),
+                          url=f"{parts.scheme}://{parts.hostname or ''}{parts.path}", error=exc) from exc
+    raise SourceError(gettext_noop("unsupported database URL scheme '%(scheme)s' (postgresql, mysql, mariadb, sqlite)"),
+                      scheme=parts.scheme)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,7 @@ def claim_pending(connection, dialect: Dialect, layout: TableLayout, columns: li
         cursor.execute(sql, (layout.pending_value,))
         rows = cursor.fetchall()
     except Exception as exc:
-        raise SourceError(f"cannot read {layout.table}: {exc}") from exc
+        raise SourceError(gettext_noop("cannot read %(table)s: %(error)s"), table=layout.table, error=exc) from exc
     finally:
         cursor.close()
     return [dict(zip(wanted, row, strict=True)) for row in rows]

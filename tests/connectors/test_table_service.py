@@ -109,3 +109,14 @@ def test_a_connectors_table_config_is_validated_where_the_engineer_saves_it(site
                         "value_columns": {"v": "X"}}
     with pytest.raises(ValidationError, match="table: not a plain column/table name"):
         connector.clean()
+
+
+def test_a_bad_table_name_is_explained_in_the_engineers_language(site):
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    connector = ConnectorFactory.build(site=site, name="t", kind="table", config={
+        "url": "mysql://qms@10.0.0.1/mes", "table": "qc; DROP TABLE x", "ts_column": "ts",
+        "value_columns": {"v": "X"}})
+    with translation.override("zh-hans"), pytest.raises(ValidationError, match="不是简单的列名/表名：'qc; DROP TABLE x'"):
+        connector.clean()
