@@ -19,7 +19,10 @@ def build_runner(group: str = "", *, outbox: str | Path | None = None, runner_se
     runner_settings = runner_settings or RunnerSettings()
     if settings.CELERY_TASK_ALWAYS_EAGER and not runner_settings.periodic:
         # Embedded default: no Celery beat, so the runner hosts the periodic jobs itself.
+        from qms.attachment_tasks import sweep_orphan_attachments
+
         runner_settings.periodic.append((5.0, services.run_periodic_jobs))
+        runner_settings.periodic.append((3600.0, sweep_orphan_attachments))
     return Runner(
         Outbox(outbox or outbox_path(group)), services.DjangoRunnerBackend(group), runner_settings, name=name,
     )

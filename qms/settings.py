@@ -154,10 +154,11 @@ CELERY_TASK_ROUTES = {
     "qms.alarm_tasks.escalate_overdue": {"queue": "periodic"},
     "qms.alarm_tasks.unshelve_expired": {"queue": "periodic"},
     "qms.capa_tasks.escalate_overdue_actions": {"queue": "periodic"},
+    "qms.attachment_tasks.sweep_orphan_attachments": {"queue": "periodic"},
     "traceability.verdicts.write_through.publish_pending_verdicts": {"queue": "writeback"},
     "traceability.verdicts.write_through.publish_overdue_verdicts": {"queue": "periodic"},
 }
-CELERY_IMPORTS = ["qms.alarm_tasks", "qms.capa_tasks"]
+CELERY_IMPORTS = ["qms.alarm_tasks", "qms.capa_tasks", "qms.attachment_tasks"]
 # Seconds between polls of the intermediate tables (中间表) and of the file-drop directories (docs/connectors-protocols.md).
 CONNECTORS_TABLE_POLL_INTERVAL_S = float(os.environ.get("QP_TABLE_POLL_INTERVAL_S", "10"))
 CONNECTORS_FILE_DROP_POLL_INTERVAL_S = float(os.environ.get("QP_FILE_DROP_POLL_INTERVAL_S", "30"))
@@ -176,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
     "alarms-unshelve-expired": {"task": "qms.alarm_tasks.unshelve_expired", "schedule": 60.0},
     # Overdue actions (docs/capa.md): each escalates at most once a day; checked every 15 minutes.
     "actions-escalate-overdue": {"task": "qms.capa_tasks.escalate_overdue_actions", "schedule": 900.0},
+    # Attachment files whose record rolled back with an enclosing transaction (docs/nonconformance.md).
+    "attachments-sweep-orphans": {"task": "qms.attachment_tasks.sweep_orphan_attachments", "schedule": 3600.0},
     # Big hold changes publish their verdict changes to MES right after commit; this catches a lost dispatch
     # (docs/verdicts.md, "Pushing changes").
     "verdicts-publish-overdue": {"task": "traceability.verdicts.write_through.publish_overdue_verdicts",

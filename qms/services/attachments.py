@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import zipfile
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qms.audit.chain import record_audit
 from qms.models import Attachment
 from qms.services.nc_errors import NcError
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+FILES_DIR = "attachments"
+# A file is written before its row can commit: one younger than this may still belong to a transaction in flight.
+ORPHAN_GRACE = timedelta(hours=1)
 NAME_MAX = Attachment._meta.get_field("original_name").max_length
 
 # extension → the content type it must have
@@ -134,10 +142,45 @@ def add_attachment(record, *, user, uploaded_file, site_id: int | None = None) -
                          object_repr=str(record)[:200], site_id=site_id,
                          changes={"attachment": [None, {"id": attachment.pk, "name": name, "sha256": digest,
                                                         "size": len(data), "content_type": content_type}]})
-        except Exception:  # no row, no file (a rollback of an enclosing transaction still leaves the file)
+        except Exception:  # no row, no file (a rollback of an enclosing transaction: sweep_orphan_files)
             attachment.file.delete(save=False)
             raise
     return attachment
+
+
+def sweep_orphan_files(*, older_than: timedelta = ORPHAN_GRACE) -> list[str]:
+    """Delete the stored files that no attachment names and that are older than `older_than`; returns their names.
+
+    The file of an attachment is stored before its row commits (the row records the stored name). When the
+    attachment's own work fails, add_attachment removes the file at once; when an enclosing transaction rolls back
+    later, or the process dies in between, the file stays without a row — unreachable through the permission-checked
+    views, but on disk. The beat task `qms.attachment_tasks.sweep_orphan_attachments` removes those."""
+    storage = Attachment._meta.get_field("file").storage
+    cutoff = timezone.now() - older_than
+    stored = _stored_names(storage, FILES_DIR)
+    if not stored:
+        return []
+    named = set()
+    for start in range(0, len(stored), 5000):
+        named.update(Attachment.objects.filter(file__in=stored[start:start + 5000]).values_list("file", flat=True))
+    removed = []
+    for name in stored:
+        if name not in named and storage.get_modified_time(name) <= cutoff:
+            storage.delete(name)
+            removed.append(name)
+    if removed:
+        logger.info("removed %d attachment files without a record: %s", len(removed), ", ".join(removed[:20]))
+    return removed
+
+
+def _stored_names(storage, directory: str) -> list[str]:
+    if not storage.exists(directory):
+        return []
+    directories, files = storage.listdir(directory)
+    names = [f"{directory}/{name}" for name in files]
+    for child in directories:
+        names.extend(_stored_names(storage, f"{directory}/{child}"))
+    return names
 
 
 FINISHED_STATES = frozenset({"closed", "cancelled"})

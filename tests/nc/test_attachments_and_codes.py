@@ -1,4 +1,5 @@
 """Attachments (type judged from the bytes, size limit, SHA-256) and the defect-code catalogue."""
+import datetime as dt
 import hashlib
 import io
 import zipfile
@@ -8,6 +9,7 @@ import pytest
 from qms.demo.defect_codes import install_default_defect_codes
 from qms.models import Attachment, DefectCode
 from qms.services import defect_codes
+from qms.services.attachments import sweep_orphan_files
 from qms.services.nc import NcError, add_attachment
 from tests.factories_nc import PDF, PNG, NcPlant, upload
 
@@ -130,3 +132,48 @@ def test_deactivate_instead_of_delete(plant):
 def test_the_tree_lists_children_under_their_category(plant):
     rows = [(code.code, depth) for code, depth in defect_codes.tree(defect_codes.codes_for_site(plant.site))]
     assert rows == [("FILL", 0), ("FLASH", 1), ("SHORT_SHOT", 1)]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _attach_then_roll_back(plant, nc, name: str) -> None:
+    from django.db import transaction
+
+    with pytest.raises(_RolledBack), transaction.atomic():
+        add_attachment(nc, user=plant.operator, uploaded_file=upload(name, PNG))
+        raise _RolledBack
+
+
+def _stored_files(root) -> set[str]:
+    return {path.name for path in (root / "attachments").rglob("*") if path.is_file()}
+
+
+def test_the_sweep_removes_the_file_of_an_attachment_rolled_back_with_its_caller(plant, settings):
+    nc = plant.nc()
+    _attach_then_roll_back(plant, nc, "lost.png")
+    assert len(_stored_files(settings.MEDIA_ROOT)) == 1 and not Attachment.objects.exists()
+    removed = sweep_orphan_files(older_than=dt.timedelta(0))
+    assert len(removed) == 1 and _stored_files(settings.MEDIA_ROOT) == set()
+
+
+def test_the_sweep_keeps_the_files_of_committed_attachments(plant, settings):
+    nc = plant.nc()
+    kept = add_attachment(nc, user=plant.operator, uploaded_file=upload("kept.png", PNG))
+    _attach_then_roll_back(plant, nc, "lost.png")
+    sweep_orphan_files(older_than=dt.timedelta(0))
+    assert _stored_files(settings.MEDIA_ROOT) == {kept.file.name.rsplit("/", 1)[1]}
+    assert kept.file.read() == PNG
+
+
+def test_the_sweep_leaves_a_young_file_whose_transaction_may_still_commit(plant, settings):
+    _attach_then_roll_back(plant, plant.nc(), "young.png")
+    assert sweep_orphan_files() == []
+    assert len(_stored_files(settings.MEDIA_ROOT)) == 1
+
+
+def test_the_sweep_task_runs_with_nothing_stored(plant):
+    from qms.attachment_tasks import sweep_orphan_attachments
+
+    assert sweep_orphan_attachments() == 0
