@@ -233,6 +233,8 @@ class ProposeSerializer(serializers.Serializer):
 class VoteSerializer(SignatureSerializer):
     vote = serializers.ChoiceField(choices=DispositionApproval.Vote.values)
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+    # The NC version the voter reviewed: a different current version → 409 stale (nobody signs unseen content).
+    version = serializers.IntegerField(required=False, source="expected_version")
 
 
 class AttachmentUploadSerializer(serializers.Serializer):

@@ -403,10 +403,11 @@ def propose_disposition(nc_id: int, *, user, nc_lot_id: int, decision: str, quan
 
 @records_failed_signatures
 def approve_disposition(disposition_id: int, *, user, password: str, meaning: str, vote: str,
-                        comment: str = "") -> Disposition:
+                        comment: str = "", expected_version=None) -> Disposition:
     """One MRB member's e-signed vote. Approve votes count until `approvals_required`; one reject rejects. The
     approval that completes a lot decides its held lots on the disposition's authority, recorded with that vote's
-    signature (one password; any MRB member may give the final vote)."""
+    signature (one password; any MRB member may give the final vote). `expected_version`: the NC version the voter
+    reviewed; another one (lots, quantities or severity changed meanwhile) → NcError("stale"), nothing signed."""
     _check_choice("vote", vote, DispositionApproval.Vote)
     comment = str(comment or "").strip()
     if len(comment) > COMMENT_MAX:
@@ -417,6 +418,8 @@ def approve_disposition(disposition_id: int, *, user, password: str, meaning: st
         raise NcError("not_found", _("Disposition %(id)s does not exist.") % {"id": disposition_id})
     with transaction.atomic():
         nc = _locked_nc(nc_id, user)
+        if expected_version is not None:
+            _check_version(nc, expected_version)
         disposition = Disposition.objects.select_for_update(of=("self",)).select_related("nc_lot__lot") \
             .get(pk=disposition_id)
         _check_voter(nc, disposition, user)
@@ -429,7 +432,7 @@ def approve_disposition(disposition_id: int, *, user, password: str, meaning: st
         signature = _sign(user, password, meaning, record=disposition, content={
             "nc": nc.number, "disposition": disposition.pk, "decision": disposition.decision,
             "quantity": disposition.quantity, "lot": disposition.nc_lot.lot.code if disposition.nc_lot_id else None,
-            "vote": vote, "comment": comment})
+            "vote": vote, "comment": comment, "nc_version": nc.version})
         DispositionApproval.objects.create(disposition=disposition, user=user, vote=vote, comment=comment,
                                            signature=signature, at=signature.signed_at)
         record_audit(action="mrb_vote", model=Disposition._meta.label, object_pk=disposition.pk,

@@ -134,6 +134,8 @@ class ProposeForm(forms.Form):
 class VoteForm(SignatureForm):
     vote = forms.ChoiceField(label=_("Vote"), choices=DispositionApproval.Vote.choices)
     comment = forms.CharField(label=_("Comment"), max_length=500, required=False)
+    # The NC version the voter reviewed on the page (as CloseForm): a change since refuses the vote (stale).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
 class AttachmentForm(forms.Form):

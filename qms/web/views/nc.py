@@ -194,6 +194,12 @@ def close_reviewed_nc(nc_id: int, *, user, password: str, meaning: str, version:
         return nc_service.close_nc(nc_id, user=user, password=password, meaning=meaning, expected_version=version)
 
 
+def vote_on_reviewed_nc(disposition_id: int, *, user, version: int | None = None, **vote):
+    """approve_disposition with the NC version the voter reviewed on the page."""
+    with stale_means_unsigned():
+        return nc_service.approve_disposition(disposition_id, user=user, expected_version=version, **vote)
+
+
 TRANSITIONS = {
     "open": (nc_service.open_nc, forms.Form, _("opened")),
     "start-disposition": (nc_service.start_disposition, forms.Form, _("in disposition")),
@@ -252,7 +258,7 @@ class DispositionVoteView(SitePageMixin, View):
             show_form_errors(request, form)
         else:
             try:
-                decided = nc_service.approve_disposition(disposition.pk, user=request.user, **form.cleaned_data)
+                decided = vote_on_reviewed_nc(disposition.pk, user=request.user, **form.cleaned_data)
             except NcError as error:
                 messages.error(request, error.message)
             else:
