@@ -177,6 +177,7 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     runner = Runner(Outbox(Path(args.var_dir) / f"bench-outbox{group}.sqlite3"), TimedBackend(group),
                     RunnerSettings(batch_size=5000, flush_interval_s=0.02, config_poll_s=60))
     task = asyncio.create_task(runner.run())
+    await _all_runners_started(args, group)
     await asyncio.sleep(args.warmup)
     pids = {"runner": os.getpid(), "simulator": simulator_pid, "worker": worker_pid}
     cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items() if pid}
@@ -209,6 +210,18 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
         "_lags": lags, "_stored": stored, "_received": received_window, "_elapsed": elapsed,
         "_cpu": {name: used for name, used in cpu.items() if name == "runner"},
     }
+
+
+async def _all_runners_started(args, group: str) -> None:
+    """With --groups, every runner process measures the same window: each marks itself started, then all wait for
+    the last one (the shard processes start several seconds after this one; their start-up — imports, 333
+    subscriptions, the initial values — would otherwise fall into this process's window and inflate the lag tail)."""
+    if args.groups <= 1:
+        return
+    barrier = Path(args.var_dir)
+    (barrier / f"started-{group or 'main'}").touch()
+    while len(list(barrier.glob("started-*"))) < args.groups:
+        await asyncio.sleep(0.05)
 
 
 def run_shard(args) -> None:
@@ -461,13 +474,16 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         asyncio.run(wait_for_bench_nodes(args.port, args.tags))
+        for old in Path(args.var_dir).glob("started-*"):
+            old.unlink()
         shard_files = [Path(args.var_dir) / f"shard{group}.json" for group in range(1, args.groups)]
         for path in shard_files:
             path.unlink(missing_ok=True)
         shards = [subprocess.Popen(
             [sys.executable, __file__, "opcua-shard", "--group", group_name(group, args.groups), "--out", str(path),
              "--database-url", args.database_url, "--database", args.database, "--var-dir", args.var_dir,
-             "--seconds", str(args.seconds), "--warmup", str(args.warmup)], cwd=ROOT, env=env)
+             "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--groups", str(args.groups)],
+            cwd=ROOT, env=env)
             for group, path in zip(range(1, args.groups), shard_files, strict=True)]
         result = asyncio.run(run_opcua(args, simulator.pid, worker.pid if worker else None,
                                        group=group_name(0, args.groups)))
