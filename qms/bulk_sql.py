@@ -6,6 +6,9 @@ Django's `bulk_update` builds a `CASE WHEN id = … THEN …` expression per fie
 millisecond per row, and PostgreSQL then scans the CASE list for every row. On PostgreSQL this writes instead
 `UPDATE t SET f = v.f FROM (VALUES (…), …) AS v(id, f) WHERE t.id = v.id`: values prepared once, one join. Other
 databases fall back to `bulk_update`.
+`AnyOf(F("code"), codes)` filters on membership in many values with one array parameter on PostgreSQL
+(`code = ANY(%s)`) instead of Django's `IN (%s, %s, …)`, which prepares and compiles one placeholder per value (for
+1,000 codes most of the Python cost of a query that runs on every ingested batch).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import functools
 import operator
 
 from django.db import connections, models, router
+from django.db.models.lookups import In, Lookup
 from django.utils import timezone
 
 BATCH_SIZE = 1000
@@ -23,6 +27,23 @@ _PLAIN_TYPES = frozenset({
     "PositiveBigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "FloatField", "BooleanField",
     "CharField", "TextField",
 })
+
+
+class AnyOf(Lookup):
+    """`filter(AnyOf(F("field"), values))`: the rows whose field is one of `values` (an iterable of plain values)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def __init__(self, lhs, rhs):
+        super().__init__(lhs, list(rhs))
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(In(self.lhs, self.rhs))
+
+    def as_postgresql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs_sql} = ANY(%s)", [*lhs_params, self.rhs]
 
 
 def _connection_for(model):

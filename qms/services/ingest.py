@@ -18,9 +18,11 @@ from datetime import datetime
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from qms.bulk_sql import AnyOf
 from qms.ingest import CharacteristicSpec, Limits, Problem, Rejection, storable, validate_items
 from qms.models import Characteristic, DeadLetter, Equipment, IngestBatch, Measurement
 from qms.services.measurement_store import store_accepted
@@ -71,7 +73,8 @@ def batch_fingerprint(site_id: int, items: list) -> str:
 
 
 def load_dictionary(site_id: int, items: list) -> tuple[dict[str, CharacteristicSpec], dict[str, int]]:
-    """The dictionary entries and equipment the batch names, of this site only: one query each."""
+    """The dictionary entries and equipment the batch names, of this site only: one query each (read on every
+    batch, never cached: a retired or changed entry takes effect for the next batch, whichever process changed it)."""
     codes: set[str] = set()
     equipment_codes: set[str] = set()
     for item in items:
@@ -87,7 +90,7 @@ def load_dictionary(site_id: int, items: list) -> tuple[dict[str, Characteristic
     equipment_codes = {code for code in equipment_codes if len(code) <= _EQUIPMENT_CODE_LENGTH and "\x00" not in code}
     characteristics = {}
     if codes:
-        rows = Characteristic.objects.filter(site_id=site_id, code__in=codes).values_list(
+        rows = Characteristic.objects.filter(AnyOf(F("code"), codes), site_id=site_id).values_list(
             "id", "code", "data_type", "precision", "precision_policy", "physical_min", "physical_max",
             "equipment_id", "status",
         )
@@ -100,7 +103,7 @@ def load_dictionary(site_id: int, items: list) -> tuple[dict[str, Characteristic
     equipment_ids = {}
     if equipment_codes:
         equipment_ids = dict(
-            Equipment.objects.filter(site_id=site_id, code__in=equipment_codes).values_list("code", "id")
+            Equipment.objects.filter(AnyOf(F("code"), equipment_codes), site_id=site_id).values_list("code", "id")
         )
     return characteristics, equipment_ids
 
