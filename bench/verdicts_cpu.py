@@ -3,7 +3,9 @@
 bench/verdicts.py. Calls the WSGI application (qms.wsgi, bench URL conf) with a prepared gunicorn-like environ in a
 loop and prints CPU µs per request (best of --repeat runs: the least disturbed by other jobs on the machine) for the
 bare view through the full middleware stack and through the verdict lane (the ceiling), a single verdict and a
-batch of 50. Redis' own CPU is not counted.
+batch of 50 — each as production serves it (qms.wsgi: the fast path, traceability/verdicts/fast_path.py) and through
+the lane alone (what the fast path hands on) — and how many requests the fast path answered. Redis' own CPU is not
+counted.
 
     .venv/bin/python bench/verdicts_cpu.py [--database-url ...] [--redis-url redis://127.0.0.1:6379/5]
         [--requests 5000] [--profile "verdict, single lot"] [--no-seed]
@@ -43,7 +45,7 @@ def environ(method: str, path: str, token: str, body: bytes = b"") -> dict:
     }
 
 
-def call(application, template: dict) -> bytes:
+def call(application, template: dict) -> list | object:
     env = dict(template)
     env["wsgi.input"] = io.BytesIO(env.pop("_body"))
     status = []
@@ -59,7 +61,7 @@ def call(application, template: dict) -> bytes:
             result.close()
     if not status[0][0].startswith("200"):
         raise SystemExit(f"{template['PATH_INFO']}: {status[0][0]} {body[:200]!r}")
-    return body
+    return result
 
 
 def main() -> None:
@@ -91,41 +93,51 @@ def main() -> None:
     import orjson
 
     from qms.wsgi import application, full_stack
+    from traceability.verdicts.lane import VerdictLaneHandler
 
+    lane = VerdictLaneHandler()
     codes = [f"L-{i:06d}" for i in range(args.lots)]
-    scenarios = {
-        "bare view, full stack": [environ("GET", "/bench/bare/", token)],
-        "bare view, lane (ceiling)": [environ("GET", "/api/v1/verdicts/bench/bare/", token)],
-        "verdict, single lot": [environ("GET", f"/api/v1/verdicts/lots/{code}/", token) for code in codes[:2000]],
-        "verdict, batch of 50": [environ("POST", "/api/v1/verdicts/query/", token,
-                                         orjson.dumps({"lots": random.sample(codes, 50)})) for _ in range(200)],
+    single = [environ("GET", f"/api/v1/verdicts/lots/{code}/", token) for code in codes[:2000]]
+    batches = [environ("POST", "/api/v1/verdicts/query/", token, orjson.dumps({"lots": random.sample(codes, 50)}))
+               for _ in range(200)]
+    scenarios = {  # name: (WSGI application, requests)
+        "bare view, full stack": (application, [environ("GET", "/bench/bare/", token)]),
+        "bare view, lane (ceiling)": (application, [environ("GET", "/api/v1/verdicts/bench/bare/", token)]),
+        "verdict, single lot": (application, single),
+        "verdict, single lot, lane": (lane, single),
+        "verdict, batch of 50": (application, batches),
+        "verdict, batch of 50, lane": (lane, batches),
     }
     if args.full_stack:
-        application = full_stack
-        del scenarios["bare view, lane (ceiling)"]
-    for templates in scenarios.values():  # warm-up: imports, connections, token cache
+        scenarios = {name: (full_stack, templates) for name, (_app, templates) in scenarios.items()
+                     if name != "bare view, lane (ceiling)" and not name.endswith(", lane")}
+    for app, templates in scenarios.values():  # warm-up: imports, connections, token cache, Redis
         for template in templates[:200]:
-            call(application, template)
-    for name, templates in scenarios.items():
-        cpu = min(run_cpu(application, templates, args.requests) for _ in range(args.repeat))
-        print(f"{name:28} {cpu / args.requests * 1e6:8.0f} µs CPU per request (best of {args.repeat}; this process)")
-    for name, templates in scenarios.items():
+            call(app, template)
+    for name, (app, templates) in scenarios.items():
+        runs = [run_cpu(app, templates, args.requests) for _ in range(args.repeat)]
+        cpu, fast = min(runs)
+        print(f"{name:28} {cpu / args.requests * 1e6:8.0f} µs CPU per request (best of {args.repeat}; this process)"
+              + (f"  fast path answered {fast / args.requests:.1%}" if fast else ""))
+    for name, (app, templates) in scenarios.items():
         if args.profile == name:
             import cProfile
             import pstats
 
             profiler = cProfile.Profile()
             profiler.enable()
-            run_cpu(application, templates, args.requests)
+            run_cpu(app, templates, args.requests)
             profiler.disable()
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(40)
 
 
-def run_cpu(application, templates: list[dict], requests: int) -> float:
+def run_cpu(application, templates: list[dict], requests: int) -> tuple[float, int]:
+    """(CPU seconds, requests the fast path answered: its answer is a plain list, the lane's an HttpResponse)."""
+    fast = 0
     started = time.process_time()
     for i in range(requests):
-        call(application, templates[i % len(templates)])
-    return time.process_time() - started
+        fast += type(call(application, templates[i % len(templates)])) is list
+    return time.process_time() - started, fast
 
 
 if __name__ == "__main__":

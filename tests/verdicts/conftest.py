@@ -30,3 +30,15 @@ def no_redis(settings):
 
 def redis_client():
     return redis_lib.Redis.from_url(settings.REDIS_URL)
+
+
+@pytest.fixture
+def production_security(settings):
+    """What qms/settings.py sets with DEBUG off (the tests run with DEBUG on)."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SESSION_COOKIE_SECURE = True
+    settings.CSRF_COOKIE_SECURE = True
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+    settings.SECURE_CONTENT_TYPE_NOSNIFF = True

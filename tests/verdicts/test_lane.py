@@ -6,63 +6,17 @@ Both stacks are driven as the WSGI server drives them (a WSGI environ, real CSRF
 security settings, and compared request by request."""
 from __future__ import annotations
 
-import re
-from typing import NamedTuple
-
 import orjson
 import pytest
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
-from django.test import Client, RequestFactory
 
-from tests.factories import LotFactory, SiteFactory, UserFactory, make_token
+from tests.factories import LotFactory, SiteFactory, make_token
 from tests.factories_verdicts import hold_lots
+from tests.verdicts.wsgi_client import ONE, QUERY, batch, serve, signed_in, with_csrf
 from traceability.verdicts import access
 from traceability.verdicts.lane import LANE_SKIPS, VerdictLaneHandler, lane_middleware, with_verdict_lane
 
 pytestmark = pytest.mark.usefixtures("no_redis")
-ONE = "/api/v1/verdicts/lots/{}/"
-QUERY = "/api/v1/verdicts/query/"
-CSRF_SECRET = "a" * 32
-
-
-class Answer(NamedTuple):
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    handler: type | None
-
-    def header(self, name: str) -> str | None:
-        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
-
-    def error(self) -> dict:
-        return orjson.loads(self.body)["error"]
-
-    def comparable(self):
-        """Everything but the answer's time stamp."""
-        return self.status, sorted(self.headers), re.sub(rb'"checked_at":"[^"]*"', b'"checked_at":"-"', self.body)
-
-
-def serve(app, method: str, path: str, *, body: bytes = b"", headers: dict | None = None, secure: bool = True):
-    request = RequestFactory().generic(method, path, data=body, content_type="application/json", secure=secure,
-                                       headers=headers or {})
-    started = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        started["status"], started["headers"] = int(status.split()[0]), list(response_headers)
-
-    # As Django's test client does: the test's transaction must survive the request signals.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        result = app(request.environ, start_response)
-        content = b"".join(result)
-        result.close()
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return Answer(started["status"], started["headers"], content, getattr(result, "_handler_class", None))
 
 
 @pytest.fixture(autouse=True)
@@ -70,18 +24,6 @@ def _fresh_token_cache():
     access.forget_cached_tokens()
     yield
     access.forget_cached_tokens()
-
-
-@pytest.fixture
-def production_security(settings):
-    """What qms/settings.py sets with DEBUG off (the tests run with DEBUG on)."""
-    settings.SECURE_SSL_REDIRECT = True
-    settings.SESSION_COOKIE_SECURE = True
-    settings.CSRF_COOKIE_SECURE = True
-    settings.SECURE_HSTS_SECONDS = 31536000
-    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    settings.SECURE_HSTS_PRELOAD = True
-    settings.SECURE_CONTENT_TYPE_NOSNIFF = True
 
 
 @pytest.fixture
@@ -101,27 +43,6 @@ def world(db):
     _token, raw = make_token(site, scopes=("verdicts:read",), name="MES-1")
     _token, no_scope = make_token(site, scopes=("ingest",), name="MES-INGEST")
     return {"token": f"Bearer {raw}", "no_scope": f"Bearer {no_scope}", "site": site}
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
-
-
-def signed_in(world, role="operator", username="op") -> dict:
-    user = UserFactory(username=username, role=role, sites=[world["site"]]) if role else UserFactory(
-        username=username, sites=[world["site"]])
-    return {"Cookie": session_cookie(user)}
-
-
-def with_csrf(headers: dict) -> dict:
-    return {**headers, "Cookie": f"{headers['Cookie']}; csrftoken={CSRF_SECRET}", "X-CSRFToken": CSRF_SECRET,
-            "Origin": "https://testserver"}
-
-
-def batch(*codes) -> bytes:
-    return orjson.dumps({"lots": list(codes)})
 
 
 CASES = {

@@ -71,7 +71,10 @@ def _token_site(header: str, site_code: str | None) -> int:
     parts = header.split()
     if len(parts) != 2:
         raise AccessDenied(401, "malformed_token", _("Malformed Authorization header: expected 'Bearer <token>'."))
-    grant = _grant(parts[1])
+    return _granted_site(_grant(parts[1]), site_code)
+
+
+def _granted_site(grant: TokenGrant | None, site_code: str | None) -> int:
     if grant is None:
         raise AccessDenied(401, "unknown_token", _("Unknown API token."))
     if grant.revoked_at is not None:
@@ -121,3 +124,23 @@ def site_for_request(request) -> int:
     if header[:7].lower() == "bearer " or header.lower() == "bearer":
         return _token_site(header, site_code)
     return _user_site(request, site_code)
+
+
+def cached_token_site(request) -> int | None:
+    """What site_for_request answers for a machine token whose grant is in this process' cache and lets it read —
+    without touching the database (the MES fast path, fast_path.py). None for everything else: signed-in users, a
+    grant not cached (or its TOKEN_CACHE_TTL_S over), a request that would be refused; site_for_request answers
+    those. Same cache, same checks, so a revoked token is refused here exactly when site_for_request refuses it."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:7].lower() != "bearer ":
+        return None
+    parts = header.split()
+    if len(parts) != 2:
+        return None
+    cached = _grants.get(hash_token(parts[1]))
+    if cached is None or cached[0] <= time.monotonic() or cached[1] is None:
+        return None
+    try:
+        return _granted_site(cached[1], request.GET.get("site") or None)
+    except AccessDenied:
+        return None

@@ -193,9 +193,12 @@ class RedisVerdictCache:
 
     def trusted_epoch(self) -> str | None:
         """The epoch to trust, re-checked against the database after a (re)connection and every few seconds."""
-        if self.connects != self._validated_connects or time.monotonic() >= self._next_validation:
+        if self.validation_due():
             self.validate()
         return self.epoch
+
+    def validation_due(self) -> bool:
+        return self.connects != self._validated_connects or time.monotonic() >= self._next_validation
 
     def validate(self) -> None:
         connects = self.connects
@@ -213,17 +216,24 @@ class RedisVerdictCache:
         self.request_rebuild()
 
     # --- reads -------------------------------------------------------------------------------------------------
-    def get_bodies(self, site_id: int, codes: list[str]) -> dict[str, bytes]:
-        """Cached answer bodies for the codes found (hits only; anything doubtful counts as a miss)."""
+    def get_bodies(self, site_id: int, codes: list[str], *, database: bool = True) -> dict[str, bytes] | None:
+        """Cached answer bodies for the codes found (hits only; anything doubtful counts as a miss).
+
+        database=False (the MES fast path): None instead of re-checking the epoch against the database when that is
+        due (every VALIDATE_EVERY_S, after a reconnection) — the caller then asks again with database=True."""
         if not self.available():
             return {}
         try:
+            if not database and self.validation_due():
+                return None
             epoch = self.trusted_epoch()
             if epoch is None:
                 return {}
             connects = self.connects
             site_gen, *values = self.client.mget([site_gen_key(site_id)] + [value_key(site_id, code) for code in codes])
             if self.connects != connects:  # reconnected meanwhile: maybe a Redis restarted from an old file
+                if not database:
+                    return None
                 self.validate()
                 if self.epoch != epoch:
                     return {}

@@ -21,6 +21,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
+from traceability.verdicts.fast_path import VerdictFastPath
+
 PREFIX = "/api/v1/verdicts/"
 LANE_URLCONF = "traceability.verdicts.lane_urls"
 
@@ -57,7 +59,7 @@ class VerdictLaneHandler(WSGIHandler):
         # BaseHandler.load_middleware reads settings.MIDDLEWARE; lend it the lane's list while the chain is built
         # (once, when the WSGI module is imported, before any request is served).
         full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = lane_middleware(full)
+        self.middleware = settings.MIDDLEWARE = lane_middleware(full)
         try:
             super().load_middleware(is_async)
         finally:
@@ -65,8 +67,9 @@ class VerdictLaneHandler(WSGIHandler):
 
 
 def with_verdict_lane(full_stack):
-    """The WSGI application: PREFIX through the lane, everything else through `full_stack`."""
-    lane = VerdictLaneHandler()
+    """The WSGI application: PREFIX through the lane (behind its fast path, fast_path.py), everything else through
+    `full_stack`."""
+    lane = VerdictFastPath(VerdictLaneHandler())
 
     def application(environ, start_response):
         if environ.get("PATH_INFO", "").startswith(PREFIX):

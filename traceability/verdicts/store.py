@@ -46,6 +46,21 @@ def verdict_bodies(site_id: int, codes: list[str]) -> dict[str, bytes]:
     return bodies
 
 
+def cached_verdict_bodies(site_id: int, codes: list[str]) -> dict[str, bytes] | None:
+    """verdict_bodies' answer when Redis alone gives it for every code, without touching the database (the MES fast
+    path): the same cache read, the same checks (epoch, site generation). None when any code is not cached (or
+    unknown), when the epoch is due for its re-check against the database, without Redis, or when Redis is down —
+    verdict_bodies answers those."""
+    cache = verdict_cache()
+    if cache is None:
+        return None
+    codes = list(dict.fromkeys(codes))
+    bodies = cache.get_bodies(site_id, codes, database=False)
+    if bodies is None or len(bodies) != len(codes):
+        return None
+    return bodies
+
+
 def verdict_for_lots(site_id: int, lot_codes) -> dict:
     """{code: Verdict} — Redis first, database fallback; codes that name no lot of the site are absent."""
     checked_at = now_iso()
