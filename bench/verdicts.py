@@ -260,13 +260,16 @@ def main() -> None:
                              "run one after the other and are compared")
     parser.add_argument("--only", default=None, metavar="NAMES",
                         help="development runs: the ceiling, the single verdict and these comma-separated scenarios")
+    parser.add_argument("--no-fast-path", action="store_true",
+                        help="serve every verdict through the lane (VERDICT_FAST_PATH=0): the fast path's gain")
     args = parser.parse_args()
 
     recreate(args.database_url)
     env = dict(os.environ, DATABASE_URL=with_database(args.database_url, NAME), REDIS_URL=args.redis_url,
                DJANGO_DEBUG="0", SECRET_KEY=secrets.token_urlsafe(60), ALLOWED_HOSTS="127.0.0.1",
                DJANGO_SETTINGS_MODULE="bench.verdicts_settings", LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
-               API_MACHINE_RATE="100000000/min")  # DRF's throttle still counts (one INCR), never refuses
+               API_MACHINE_RATE="100000000/min",  # DRF's throttle still counts (one INCR), never refuses
+               VERDICT_FAST_PATH="0" if args.no_fast_path else "1")
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import redis
@@ -357,6 +360,7 @@ def measure(env: dict, args, kind: str, scenarios: dict) -> dict:
 
 def report(kind: str, args, results: dict, sessions: int, requests: int) -> dict:
     print(f"\nverdict API, {args.clients} keep-alive clients ({args.client}), {kind} --workers {args.workers}, DEBUG off, "
+          f"fast path {'off' if args.no_fast_path else 'on'}, "
           f"PostgreSQL + Redis, {args.lots} lots ({args.lots // 10} held); medians of {args.rounds} rounds "
           f"x {args.seconds:g} s; load average now {os.getloadavg()[0]:.2f}")
     print(f"{'scenario':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU µs/req':>18} {'client CPU µs/req':>18}"

@@ -304,3 +304,8 @@ def test_the_wsgi_module_serves_verdicts_through_the_fast_path(world, production
     serve(application, "GET", ONE.format("L-0001"), headers=world["auth"])
     answer = serve(application, "GET", ONE.format("L-0001"), headers=world["auth"])
     assert answer.status == 200 and answered_by_fast_path(answer)
+
+
+def test_the_setting_turns_the_fast_path_off(settings):
+    settings.VERDICT_FAST_PATH = False
+    assert not VerdictFastPath(VerdictLaneHandler()).enabled

@@ -17,9 +17,10 @@ to the lane unchanged (a POST's body, already read, is handed on in a fresh stre
 has. The answer bodies are the views' own (views.lot_answer / batch_answer); the headers are those the lane's middleware
 adds to a 200 answer (`headers` below). tests/verdicts/test_fast_path.py compares the two request by request.
 
-The fast path is on only while the lane's middleware is exactly LANE_MIDDLEWARE and the lane's URL conf sends the two
-paths to the two views without language prefixes: a middleware added to the project, or a changed route, turns it
-off (the lane then answers everything, as before) until this module is taught what the change adds.
+settings.VERDICT_FAST_PATH (env VERDICT_FAST_PATH, default on) turns it off. It is on only while the lane's
+middleware is exactly LANE_MIDDLEWARE and the lane's URL conf sends the two paths to the two views without language
+prefixes: a middleware added to the project, or a changed route, turns it off (the lane then answers everything, as
+before) until this module is taught what the change adds.
 
 Request signals: the fast path sends neither request_started nor request_finished. Their receivers are
 close_old_connections (database connection recycling), reset_queries (the DEBUG query log), close_caches (Django's
@@ -65,7 +66,7 @@ LANE_MIDDLEWARE = [
 
 def fast_path_applies(middleware: list[str], urlconf: str) -> bool:
     """Whether the lane's middleware and URL conf are those the fast path reproduces."""
-    if middleware != LANE_MIDDLEWARE:
+    if middleware != LANE_MIDDLEWARE or not settings.USE_I18N:  # (`headers` gives Content-Language as with i18n)
         return False
     if is_language_prefix_patterns_used(urlconf) != (False, False):
         return False
@@ -81,7 +82,7 @@ class VerdictFastPath:
 
     def __init__(self, lane):
         self.lane = lane
-        self.enabled = fast_path_applies(lane.middleware, lane.urlconf)
+        self.enabled = settings.VERDICT_FAST_PATH and fast_path_applies(lane.middleware, lane.urlconf)
         # SecurityMiddleware reads its settings once, when the lane builds its chain; so does the fast path.
         self.security = SecurityMiddleware(lambda request: None)
 
@@ -93,12 +94,12 @@ class VerdictFastPath:
                 logger.exception("verdict fast path failed; the lane answers")
                 answer = None
             if answer is not None:
-                start_response(OK, self.headers(*answer))
+                start_response(OK, answer[1])
                 return [answer[0]]
         return self.lane(environ, start_response)
 
-    def answer(self, environ) -> tuple[bytes, bool, str] | None:
-        """(body, secure, language) of the lane's 200 answer, or None: the lane answers."""
+    def answer(self, environ) -> tuple[bytes, list[tuple[str, str]]] | None:
+        """(body, headers) of the lane's 200 answer, or None: the lane answers."""
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         if not (path.startswith(LOTS) if method in ("GET", "HEAD") else method == "POST" and path == QUERY):
             return None
@@ -137,7 +138,7 @@ class VerdictFastPath:
             body = None if bodies is None else lot_answer(bodies[code])
         if body is None:
             return None
-        return body, secure, translation.get_language_from_request(request)
+        return body, self.headers(body, secure, translation.get_language_from_request(request))
 
     def headers(self, body: bytes, secure: bool, language: str) -> list[tuple[str, str]]:
         """The headers of the lane's 200 answer, in its order: the view's, then each middleware's on the way out

@@ -14,6 +14,9 @@ the entries in LANE_SKIPS — everything else, in the project's order, including
 The lane resolves against its own URL conf (LANE_URLCONF: the verdict routes only, so nothing else under PREFIX can
 ever be reached with the shorter stack; an unknown path there is the API's JSON 404 as on the full stack). Same
 views, same signals (database connections are recycled exactly as on the full stack).
+
+In front of the lane sits its fast path (fast_path.py): a cached token asking for cached lots is answered without the
+handler, byte for byte as the lane would; everything else reaches the lane unchanged.
 Measured in-process with bench/verdicts_cpu.py and under load with bench/verdicts.py (docs/verdicts.md, Speed).
 """
 from __future__ import annotations
