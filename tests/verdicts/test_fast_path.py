@@ -6,6 +6,7 @@ Each request is served twice, by the lane alone and by the fast path in front of
 security settings and Redis; `answered_by_fast_path` proves which one answered."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -204,6 +205,17 @@ def test_the_lane_answers_everything_else(apps, world, case):
     fast, lane = both(apps, method, path, body=body, headers=headers, warm=False)
     assert not answered_by_fast_path(fast)
     assert fast.comparable() == lane.comparable()
+
+
+@pytest.mark.parametrize(("setting", "value", "headers"), [
+    ("PREPEND_WWW", True, {}),
+    ("DISALLOWED_USER_AGENTS", [re.compile("curl")], {"User-Agent": "curl/8"}),
+])
+def test_common_middleware_settings_hand_over_to_the_lane(apps, world, settings, setting, value, headers):
+    serve(apps[1], "GET", ONE.format("L-0001"), headers=world["auth"])  # grant and lot cached
+    setattr(settings, setting, value)
+    fast, lane = both(apps, "GET", ONE.format("L-0001"), headers={**world["auth"], **headers}, warm=False)
+    assert not answered_by_fast_path(fast) and fast.status in (301, 403) and fast.comparable() == lane.comparable()
 
 
 def test_a_batch_handed_on_is_read_by_the_lane_in_full(apps, world):
