@@ -7,6 +7,7 @@ import pytest
 from connectors import services
 from connectors.envelope import Envelope
 from connectors.models import ConnectorStatus, TagMapping
+from connectors.outbox import Batch
 from connectors.seams import data_resumed, data_stale
 from qms.models import DeadLetter, Measurement
 from tests.factories import ConnectorFactory, TagMappingFactory
@@ -123,3 +124,28 @@ def test_disabled_connectors_are_not_loaded(tag):
     tag.connector.enabled = False
     tag.connector.save()
     assert services.load_specs() == []
+
+
+def test_the_connector_status_adds_up_batches_and_never_moves_its_last_value_time_back(tag):
+    services.store_readings("e:S1/opc:1-2", readings(tag, [230.0, 230.5], start=NOW))
+    services.store_readings("e:S1/opc:3-3", readings(tag, [231.0], start=NOW - timedelta(minutes=5)))
+    status = ConnectorStatus.objects.get(connector=tag.connector)
+    assert (status.stored, status.last_value_at) == (3, NOW + timedelta(seconds=1))
+
+
+def _runner_deliver(backend, batch):
+    """The runner backend's method without its connection housekeeping (which would close the test's transaction)."""
+    return services.DjangoRunnerBackend.deliver.__wrapped__(backend, batch)
+
+
+def test_the_runner_backend_finds_a_recreated_connector_once_the_configuration_changed(tag):
+    backend = services.DjangoRunnerBackend()
+    backend.config_version.__wrapped__(backend)
+    _runner_deliver(backend, Batch("e:S1/opc:1-1", "S1/opc", 1, 1, readings(tag, [230.0]), 0))
+    old = tag.connector
+    old.name = "opc-retired"
+    old.save()
+    new = ConnectorFactory(site=old.site, name="opc")
+    backend.config_version.__wrapped__(backend)
+    _runner_deliver(backend, Batch("e:S1/opc:2-2", "S1/opc", 2, 2, readings(tag, [231.0], start=NOW + timedelta(seconds=5)), 0))
+    assert [ConnectorStatus.objects.get(connector=c).stored for c in (old, new)] == [1, 1]
