@@ -151,6 +151,7 @@ def database_backends_cpu_s(database: str) -> dict[int, float]:
 async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | None = None, group: str = "") -> dict:
     from datetime import UTC, datetime
 
+    from connectors import runner as runner_module
     from connectors.outbox import Outbox
     from connectors.runner import Runner, RunnerSettings
     from connectors.services import DjangoRunnerBackend
@@ -158,11 +159,23 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     lags: list[float] = []
     stored_at: list[tuple[float, int]] = []
     measuring = {"on": False}
+    gc_time = _GcTimer()
+    # QP_BENCH_PROFILE=<file>: the store lane's CPU (thread time) profiled by cProfile during the window.
+    profile = None
+    if os.environ.get("QP_BENCH_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile(time.thread_time)
 
     class TimedBackend(DjangoRunnerBackend):
         def deliver(self, batch):
             began = time.monotonic()
-            confirmed = super().deliver(batch)
+            if profile is not None and measuring["on"]:
+                profile.enable()
+                confirmed = super().deliver(batch)
+                profile.disable()
+            else:
+                confirmed = super().deliver(batch)
             if os.environ.get("QP_BENCH_TRACE"):
                 print(f"deliver {len(batch.envelopes)} in {time.monotonic() - began:.2f} s -> {confirmed}", flush=True)
             committed = datetime.now(UTC)
@@ -176,6 +189,8 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
 
     runner = Runner(Outbox(Path(args.var_dir) / f"bench-outbox{group}.sqlite3"), TimedBackend(group),
                     RunnerSettings(batch_size=5000, flush_interval_s=0.02, config_poll_s=60))
+    if hasattr(runner_module, "tune_gc_for_throughput") and not os.environ.get("QP_BENCH_DEFAULT_GC"):
+        runner_module.tune_gc_for_throughput()       # as `run_connectors` does
     task = asyncio.create_task(runner.run())
     await _all_runners_started(args, group)
     await asyncio.sleep(args.warmup)
@@ -185,6 +200,7 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     received_before = sum(h.received for h in runner.healths.values())
     load_before = os.getloadavg()[0]
     measuring["on"] = True
+    gc_time.reset()
     started = time.monotonic()
     await asyncio.sleep(args.seconds)
     measuring["on"] = False
@@ -195,6 +211,8 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
     received_window = sum(h.received for h in runner.healths.values()) - received_before
     load_after = os.getloadavg()[0]
     health = next(iter(runner.healths.values()), None)
+    if profile is not None:
+        profile.dump_stats(f"{os.environ['QP_BENCH_PROFILE']}{group}")
     runner.request_stop()
     await task
     stored = sum(n for _t, n in stored_at)
@@ -207,8 +225,9 @@ async def run_opcua(args, simulator_pid: int | None = None, worker_pid: int | No
         **{f"cpu_{name}_pct": round(100 * used / elapsed) for name, used in cpu.items()},
         **{f"{name}_cpu_us_per_value": round(1e6 * used / max(1, received_window)) for name, used in cpu.items()},
         "load_1min_start_end": (round(load_before, 1), round(load_after, 1)),
+        "runner_gc_pct": round(100 * gc_time.seconds / elapsed, 1),
         "_lags": lags, "_stored": stored, "_received": received_window, "_elapsed": elapsed,
-        "_cpu": {name: used for name, used in cpu.items() if name == "runner"},
+        "_cpu": {name: used for name, used in cpu.items() if name == "runner"}, "_gc": gc_time.seconds,
     }
 
 
@@ -224,6 +243,27 @@ async def _all_runners_started(args, group: str) -> None:
         await asyncio.sleep(0.05)
 
 
+class _GcTimer:
+    """Wall time spent in Python's cyclic garbage collector (all generations) since the last reset."""
+
+    def __init__(self):
+        import gc
+
+        self.seconds = 0.0
+        self._began = None
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+
+    def _callback(self, phase, _info) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self._began is not None:
+            self.seconds += time.perf_counter() - self._began
+            self._began = None
+
+
 def run_shard(args) -> None:
     """`opcua-shard`: one more runner process of a --groups run (the scratch database exists already); writes its
     raw figures as JSON to --out for the main process to merge."""
@@ -231,7 +271,7 @@ def run_shard(args) -> None:
 
     setup_django(f"{args.database_url.rsplit('/', 1)[0]}/{args.database}", args.var_dir, None, create=False)
     result = asyncio.run(run_opcua(args, group=args.group))
-    Path(args.out).write_text(json.dumps({key: result[key] for key in ("_lags", "_stored", "_received", "_cpu")}))
+    Path(args.out).write_text(json.dumps({key: result[key] for key in ("_lags", "_stored", "_received", "_cpu", "_gc")}))
 
 
 def merge_shards(main: dict, shards: list[dict]) -> dict:
@@ -252,6 +292,7 @@ def merge_shards(main: dict, shards: list[dict]) -> dict:
         "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
         "cpu_runner_pct": f"{round(100 * runner_cpu / elapsed)} ({len(shards) + 1} processes)",
         "runner_cpu_us_per_value": round(1e6 * runner_cpu / max(1, received)),
+        "runner_gc_pct": round(100 * (main["_gc"] + sum(shard["_gc"] for shard in shards)) / elapsed, 1),
     })
     return merged
 

@@ -159,3 +159,17 @@ async def test_status_is_saved_with_counters_and_buffer_sizes(tmp_path):
     await task
     snapshots, _buffered = backend.statuses[-1]
     assert snapshots[1]["state"] == "stopped"
+
+
+async def test_a_tuned_runner_process_collects_young_objects_less_often_and_leaves_its_start_up_heap_alone():
+    import gc
+
+    from connectors.runner import GC_YOUNG_THRESHOLD, tune_gc_for_throughput
+
+    before = gc.get_threshold()
+    try:
+        tune_gc_for_throughput()
+        assert (gc.get_threshold()[0], gc.get_freeze_count() > 0) == (GC_YOUNG_THRESHOLD, True)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -6,7 +6,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from connectors.bootstrap import build_runner
-from connectors.runner import RunnerSettings
+from connectors.runner import RunnerSettings, tune_gc_for_throughput
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
             options["group"], outbox=options["outbox"],
             runner_settings=RunnerSettings(config_poll_s=options["config_poll"], batch_size=options["batch_size"]),
         )
+        tune_gc_for_throughput()
         asyncio.run(self._run(runner))
 
     async def _run(self, runner):
