@@ -46,6 +46,7 @@ class Adapter(abc.ABC):
 
     def __init__(self, spec: ConnectorSpec, sink: ReadingSink, health: ConnectorHealth | None = None):
         self.spec = spec
+        self.key = spec.key      # one string for all envelopes (the property builds a new one per call)
         self.sink = sink
         self.health = health or ConnectorHealth()
         self.log = logging.getLogger(f"connectors.{self.kind or 'adapter'}.{spec.name}")
@@ -68,7 +69,7 @@ class Adapter(abc.ABC):
             quality = "bad"
             extra = {**(extra or {}), "implausible": True}
         return Envelope(
-            connector=self.spec.key, source_ref=tag.source_ref, characteristic=tag.characteristic, value=value,
+            connector=self.key, source_ref=tag.source_ref, characteristic=tag.characteristic, value=value,
             raw_value=raw_value if raw_value is not None else value, quality=quality, source_ts=source_ts,
             server_ts=server_ts, received_ts=received_ts or datetime.now(UTC), backfill=backfill, lot=lot,
             equipment=tag.equipment, extra=extra or {},

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import Case, Count, DateTimeField, F, Max, Q, Value, When
+from django.db.models import Count, F, Max, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from connectors.models import Connector, ConnectorStatus, TagMapping
 from connectors.outbox import Batch
@@ -150,10 +151,8 @@ def _count_stored(connector: Connector, outcome: ReadingsOutcome, latest: str | 
     changes = {"stored": F("stored") + outcome.stored, "duplicates": F("duplicates") + outcome.duplicates,
                "rejected": F("rejected") + outcome.rejected}
     if latest:
-        latest_ts = datetime.fromisoformat(latest)
-        changes["last_value_at"] = Case(
-            When(Q(last_value_at__isnull=True) | Q(last_value_at__lt=latest_ts), then=Value(latest_ts)),
-            default=F("last_value_at"), output_field=DateTimeField())
+        latest_ts = Value(datetime.fromisoformat(latest))
+        changes["last_value_at"] = Greatest(Coalesce("last_value_at", latest_ts), latest_ts)
     if not ConnectorStatus.objects.filter(connector=connector).update(**changes):
         ConnectorStatus.objects.get_or_create(connector=connector)
         ConnectorStatus.objects.filter(connector=connector).update(**changes)
