@@ -321,3 +321,55 @@ def test_the_wsgi_module_serves_verdicts_through_the_fast_path(world, production
 def test_the_setting_turns_the_fast_path_off(settings):
     settings.VERDICT_FAST_PATH = False
     assert not VerdictFastPath(VerdictLaneHandler()).enabled
+
+
+# --- faults and races (review) -------------------------------------------------------------------------------------
+
+class TimesOutMidBody:
+    """A request body whose first read times out after taking what had arrived; later reads return the rest."""
+
+    def __init__(self, body: bytes, arrived: int):
+        self.rest, self.arrived, self.failed = body, arrived, False
+
+    def read(self, size=-1):
+        if not self.failed:
+            self.failed, self.rest = True, self.rest[self.arrived:]
+            raise TimeoutError("timed out")
+        data, self.rest = (self.rest, b"") if size is None or size < 0 else (self.rest[:size], self.rest[size:])
+        return data
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def test_a_body_the_fast_path_failed_to_read_fails_in_the_lane_as_without_it(apps, world):
+    fast, lane = apps
+    serve(lane, "GET", ONE.format("L-0001"), headers=world["auth"])  # grant and lot cached
+
+    def with_body_timing_out(app):
+        return lambda environ, start_response: app(
+            {**environ, "wsgi.input": TimesOutMidBody(batch("L-0001"), arrived=5)}, start_response)
+
+    through_fast = serve(with_body_timing_out(fast), "POST", QUERY, body=batch("L-0001"), headers=world["auth"])
+    through_lane = serve(with_body_timing_out(lane), "POST", QUERY, body=batch("L-0001"), headers=world["auth"])
+    assert through_lane.status == 500
+    assert through_fast.comparable() == through_lane.comparable()
+
+
+def test_a_suspicious_request_is_handed_on_without_a_fault_report(apps, world, caplog):
+    fast, lane = apps
+    serve(lane, "GET", ONE.format("L-0001"), headers=world["auth"])  # grant and lot cached
+    too_many_fields = ONE.format("L-0001") + "?" + "&".join(f"f{i}=1" for i in range(1001))
+    answer = serve(fast, "GET", too_many_fields, headers=world["auth"])
+    assert answer.status == 400  # the lane's refusal, logged by Django as a suspicious operation
+    assert "verdict fast path failed" not in caplog.text
+
+
+def test_the_epoch_falling_due_during_the_read_costs_no_database_query(apps, world, monkeypatch,
+                                                                       django_assert_num_queries):
+    fast, lane = apps
+    serve(lane, "GET", ONE.format("L-0001"), headers=world["auth"])  # grant and lot cached, epoch just checked
+    due = iter([False])  # not due when the fast path asks, due from the next instant on
+    monkeypatch.setattr(world["cache"], "validation_due", lambda: next(due, True))
+    with django_assert_num_queries(0):
+        serve(fast, "GET", ONE.format("L-0001"), headers=world["auth"])

@@ -224,9 +224,12 @@ class RedisVerdictCache:
         if not self.available():
             return {}
         try:
-            if not database and self.validation_due():
+            if database:
+                epoch = self.trusted_epoch()
+            elif self.validation_due():
                 return None
-            epoch = self.trusted_epoch()
+            else:  # not trusted_epoch(): it looks at the clock again, and a re-check falling due meanwhile would
+                epoch = self.epoch  # read the database from the fast path (outside the request signals)
             if epoch is None:
                 return {}
             connects = self.connects

@@ -36,8 +36,9 @@ import logging
 
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
-from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.wsgi import WSGIRequest
+from django.http import UnreadablePostError
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, resolve
 from django.utils import translation
@@ -62,6 +63,18 @@ LANE_MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",  # the user is never read for a token
     "django.middleware.clickjacking.XFrameOptionsMiddleware",  # X-Frame-Options
 ]
+
+
+class _Unreadable:
+    """The request body as the lane reads it after the fast path failed to: the same fault again."""
+
+    def __init__(self, fault: OSError):
+        self.fault = fault
+
+    def read(self, size=-1):
+        raise self.fault
+
+    readline = read
 
 
 def fast_path_applies(middleware: list[str], urlconf: str) -> bool:
@@ -90,6 +103,8 @@ class VerdictFastPath:
         if self.enabled:
             try:
                 answer = self.answer(environ)
+            except SuspiciousOperation:  # e.g. too many query fields: the lane refuses the same request and Django
+                answer = None            # reports it (django.security); not a fault of the fast path
             except Exception:  # a fault of the fast path must never cost MES its verdict: the lane answers
                 logger.exception("verdict fast path failed; the lane answers")
                 answer = None
@@ -122,6 +137,9 @@ class VerdictFastPath:
             try:
                 raw = request.body
             except RequestDataTooBig:  # refused before reading: the stream is untouched
+                return None
+            except UnreadablePostError as exc:  # part of the stream may be gone: the lane must meet the same fault
+                environ["wsgi.input"] = _Unreadable(exc.__cause__ or OSError(*exc.args))  # (its 500), not the rest
                 return None
             environ["wsgi.input"] = io.BytesIO(raw)  # from here on the lane reads the body from this copy
             try:
