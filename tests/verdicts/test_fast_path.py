@@ -323,6 +323,39 @@ def test_the_setting_turns_the_fast_path_off(settings):
     assert not VerdictFastPath(VerdictLaneHandler()).enabled
 
 
+ODD = {  # whoever answers (fast path or lane), the answer must be the lane's
+    "?site= twice, its own last": ("GET", ONE.format("L-0001") + "?site=S2&site=S1", {}, b""),
+    "?site= twice, its own first": ("GET", ONE.format("L-0001") + "?site=S1&site=S2", {}, b""),
+    "?site= in lower case": ("GET", ONE.format("L-0001") + "?site=s1", {}, b""),
+    "?site without a value": ("GET", ONE.format("L-0001") + "?site", {}, b""),
+    "?site= after a semicolon": ("GET", ONE.format("L-0001") + "?site=S2;site=S1", {}, b""),
+    "?site= percent-encoded name": ("GET", ONE.format("L-0001") + "?%73ite=S1", {}, b""),
+    "?site= broken percent": ("GET", ONE.format("L-0001") + "?site=S%1", {}, b""),
+    "?site= with a plus": ("GET", ONE.format("L-0001") + "?site=S1+", {}, b""),
+    "encoded slash in the code": ("GET", ONE.format("L%2F0001"), {}, b""),
+    "dot segments": ("GET", "/api/v1/verdicts/lots/../lots/L-0001/", {}, b""),
+    "dot-dot as the code": ("GET", ONE.format(".."), {}, b""),
+    "double slash": ("GET", "/api/v1/verdicts/lots//L-0001/", {}, b""),
+    "X-Forwarded-Host not allowed": ("GET", ONE.format("L-0001"), {"X-Forwarded-Host": "evil.example"}, b""),
+    "X-Forwarded-Proto http, https": ("GET", ONE.format("L-0001"), {"X-Forwarded-Proto": "http, https"}, b""),
+    "Accept-Language *": ("GET", ONE.format("L-0001"), {"Accept-Language": "*"}, b""),
+    "Accept-Language zh-TW": ("GET", ONE.format("L-0001"), {"Accept-Language": "zh-TW"}, b""),
+    "empty Cookie header": ("GET", ONE.format("L-0001"), {"Cookie": ""}, b""),
+    "batch of a form content type": ("POST", QUERY, {"Content-Type": "application/x-www-form-urlencoded"},
+                                     batch("L-0001")),
+    "batch with a BOM": ("POST", QUERY, {}, b"\xef\xbb\xbf" + batch("L-0001")),
+    "batch with lots twice": ("POST", QUERY, {}, b'{"lots":["L-0001"],"lots":["L-0002"]}'),
+}
+
+
+@pytest.mark.parametrize("case", ODD)
+def test_odd_requests_are_answered_as_by_the_lane(apps, world, case):
+    method, path, extra, body = ODD[case]
+    serve(apps[1], "POST", QUERY, body=batch("L-0001", "L-0002"), headers=world["auth"])  # grant and lots cached
+    fast, lane = both(apps, method, path, body=body, headers={**world["auth"], **extra}, warm=False)
+    assert fast.comparable() == lane.comparable()
+
+
 # --- faults and races (review) -------------------------------------------------------------------------------------
 
 class TimesOutMidBody:
