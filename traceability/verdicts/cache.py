@@ -5,6 +5,7 @@ Keys (per site and lot code):
     qp:verdict:g:<site>:<code>   generation: bumped when a writer marks the lot dirty and again when it commits
     qp:verdict:d:<site>:<code>   writers in flight (counter with a TTL: a rolled-back writer cannot decrement it)
     qp:verdict:epoch             sentinel: the epoch the cache was (re)built under; gone = cache lost
+    qp:verdict:server            the run_id of the Redis server process that epoch was set on; another = cache lost
     qp:verdict:sg:<site>         site generation: bumped twice by a big writer (before and after commit) instead of
                                  marking each of its lots; every value carries the site generation it was filled under
     qp:verdict:sd:<site>         big writers of the site in flight (counter with a TTL, as the per-lot one)
@@ -23,7 +24,10 @@ Guarantee: a verdict request that starts after a hold transaction commits sees t
     generation and the site's in-flight counter as well as the lot's. Cost: after such a commit every lot of the
     site is answered from the database once, by its first reader, who fills it.
   * Cache loss (flush, restart without data): the sentinel is gone, fills are refused, readers answer from the
-    database and one of them starts a rebuild. The rebuild takes an exclusive PostgreSQL advisory lock that every
+    database and one of them starts a rebuild. A Redis restarted from its persistence file or a promoted replica
+    keeps the sentinel but maybe not its last writes (a hold's dirty mark, say: the pre-hold answer would be served
+    again), so the sentinel counts only on the server process it was set on (its run_id, SERVER_KEY): any other
+    is a loss. The rebuild takes an exclusive PostgreSQL advisory lock that every
     writer holds shared until it commits, so no writer whose dirty markers were lost is still in flight when the new
     epoch is set.
   * Redis unreachable for a writer: the writer clears the epoch in the database (inside its transaction). Readers
@@ -52,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "qp:verdict"
 SENTINEL_KEY = f"{PREFIX}:epoch"
+SERVER_KEY = f"{PREFIX}:server"  # run_id of the Redis server process the epoch was set on
 REBUILD_LOCK_KEY = f"{PREFIX}:rebuilding"
 VALUE_TTL_S = 14 * 24 * 3600
 DIRTY_TTL_S = 300
@@ -202,8 +207,7 @@ class RedisVerdictCache:
 
     def validate(self) -> None:
         connects = self.connects
-        redis_epoch = self.client.get(SENTINEL_KEY)
-        redis_epoch = redis_epoch.decode() if redis_epoch else ""
+        redis_epoch = self._redis_epoch()
         db_epoch = VerdictCacheState.objects.filter(pk=VerdictCacheState.SINGLETON_ID).values_list(
             "epoch", flat=True).first() or ""
         self._validated_connects = connects
@@ -214,6 +218,14 @@ class RedisVerdictCache:
         self.epoch = None
         self._next_validation = time.monotonic() + REVALIDATE_INVALID_S
         self.request_rebuild()
+
+    def _redis_epoch(self) -> str:
+        """The sentinel's epoch, or "" when it is gone or was set on another Redis server process (see SERVER_KEY)."""
+        epoch, server, info = self.client.pipeline(transaction=False).get(SENTINEL_KEY).get(SERVER_KEY).info(
+            "server").execute()
+        if not epoch or server is None or server.decode() != str(info["run_id"]):
+            return ""
+        return epoch.decode()
 
     # --- reads -------------------------------------------------------------------------------------------------
     def get_bodies(self, site_id: int, codes: list[str], *, database: bool = True) -> dict[str, bytes] | None:
@@ -373,7 +385,7 @@ class RedisVerdictCache:
                 _advisory_lock(shared=False)
                 VerdictCacheState.objects.update_or_create(
                     pk=VerdictCacheState.SINGLETON_ID, defaults={"epoch": epoch, "rebuilt_at": timezone.now()})
-                self.client.set(SENTINEL_KEY, epoch)
+                self.client.mset({SENTINEL_KEY: epoch, SERVER_KEY: str(self.client.info("server")["run_id"])})
             self.validate()
             filled = 0
             if prewarm:
