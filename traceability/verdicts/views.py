@@ -115,10 +115,12 @@ def query_verdicts(request):
     if request.method != "POST":
         return _error(405, "method_not_allowed", _("Use POST."), Allow="POST")
     try:
-        lots = parse_lots(request.body)
-    except RequestDataTooBig:
+        raw = request.body  # read apart from the parsing: a ValueError of Django's own (a bad Content-Length)
+    except RequestDataTooBig:  # is not one of parse_lots' answers
         return _error(413, "request_too_large", _("The body is too large; at most %(limit)d lots per query.")
                       % {"limit": MAX_BATCH}, {"limit": MAX_BATCH})
+    try:
+        lots = parse_lots(raw)
     except ValueError as exc:
         status, code, message, details = exc.args[0]
         return _error(status, code, message, details)
