@@ -86,6 +86,7 @@ ANSWERED = {
     "lower-case bearer": ("GET", ONE.format("L-0001"), {"lower": True}, b""),
     "batch": ("POST", QUERY, {}, batch("L-0002", "L-0001", "L-0002")),
     "batch, zh-Hans": ("POST", QUERY, {"Accept-Language": "zh-Hans"}, batch("L-0001")),
+    "a load balancer's sticky-session cookie": ("GET", ONE.format("L-0001"), {"Cookie": "SERVERID=app1"}, b""),
 }
 
 
@@ -192,6 +193,10 @@ HANDED_ON = {
     "language cookie": ("GET", ONE.format("L-0001"), lambda w: {**w["auth"], "Cookie": "django_language=zh-hans"},
                         b"", True),
     "signed in": ("GET", ONE.format("L-0001"), lambda w: signed_in(w), b"", True),
+    "a session cookie beside a token": ("GET", ONE.format("L-0001"),
+                                        lambda w: {**w["auth"], "Cookie": "SERVERID=app1; sessionid=nope"}, b"", True),
+    "a CSRF cookie beside a token": ("GET", ONE.format("L-0001"),
+                                     lambda w: {**w["auth"], "Cookie": "csrftoken=abc"}, b"", True),
     "host not allowed": ("GET", ONE.format("L-0001"), lambda w: {**w["auth"], "Host": "evil.example"}, b"", True),
 }
 

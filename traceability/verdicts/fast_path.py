@@ -9,7 +9,7 @@ fast path does only that work, and only when the answer is certainly the lane's,
     a Bearer token whose grant is already in access.py's cache and lets it read (not revoked, not expired, scoped,
         ?site= its own)                                                       access.cached_token_site
     every lot found in Redis without the database (epoch not due for its re-check)  store.cached_verdict_bodies
-    a valid Host (ALLOWED_HOSTS), no Cookie header (sessions, the language cookie), no HTTPS redirect due,
+    a valid Host (ALLOWED_HOSTS), no session, language or CSRF cookie, no HTTPS redirect due,
         no DISALLOWED_USER_AGENTS / PREPEND_WWW, a batch that parses (views.parse_lots)
 
 Anything else — a grant not cached, an unknown lot, an error, a signed-in user, Redis down or the epoch due — is handed
@@ -39,6 +39,7 @@ from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import UnreadablePostError
+from django.http.cookie import parse_cookie
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, resolve
 from django.utils import translation
@@ -90,6 +91,17 @@ def fast_path_applies(middleware: list[str], urlconf: str) -> bool:
     return (one.func, one.kwargs, many.func, many.kwargs) == (lot_verdict, {"lot_code": "L-1"}, query_verdicts, {})
 
 
+def _names_a_django_cookie(environ) -> bool:
+    """Whether the request carries a cookie the lane would read: the session (a signed-in user), the language or the
+    CSRF token. Other cookies — a load balancer's sticky-session cookie — change nothing in the lane's answer."""
+    cookie = environ.get("HTTP_COOKIE")
+    if not cookie:
+        return False
+    names = parse_cookie(cookie)
+    return any(name in names for name in (settings.SESSION_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME,
+                                          settings.CSRF_COOKIE_NAME))
+
+
 class VerdictFastPath:
     """The WSGI application of the MES lane: the fast path when it applies, else `lane` (a VerdictLaneHandler)."""
 
@@ -118,7 +130,7 @@ class VerdictFastPath:
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         if not (path.startswith(LOTS) if method in ("GET", "HEAD") else method == "POST" and path == QUERY):
             return None
-        if environ.get("HTTP_COOKIE") or settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
+        if settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW or _names_a_django_cookie(environ):
             return None
         if verdict_cache() is None:  # the embedded default reads the database
             return None
