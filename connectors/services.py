@@ -178,8 +178,9 @@ def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
     stale_ids: list[int] = []
     changed: list[tuple[int, datetime, str]] = []
     with transaction.atomic():
-        rows = TagMapping.objects.filter(AnyOf(F("characteristic__code"), latest), connector=connector).values_list(
-            "pk", "characteristic__code", "last_value_at", "last_quality", "stale_since")
+        rows = TagMapping.objects.filter(
+            AnyOf(F("characteristic__code"), latest), _may_change(latest), connector=connector,
+        ).order_by().values_list("pk", "characteristic__code", "last_value_at", "last_quality", "stale_since")
         for pk, code, last_value_at, last_quality, stale_since in rows:
             ts_text, quality = latest[code]
             ts = datetime.fromisoformat(ts_text)
@@ -199,6 +200,21 @@ def _note_fresh_tags(connector: Connector, envelopes: list[dict]) -> None:
         if resumed:
             site_id = connector.site_id
             transaction.on_commit(lambda: data_resumed.send(sender=TagMapping, site_id=site_id, tags=resumed))
+
+
+def _may_change(latest: dict[str, tuple[str, str]]) -> Q:
+    """The tag rows `_note_fresh_tags` may have to change for these (time, quality) per code — a looser condition
+    than its own rule, which still decides row by row. Most batches come less than FRESHNESS_RESOLUTION after the
+    last write and change nothing: then no row is read (reading every tag of the batch was ~0.8 ms of a 333-value
+    batch's ~5 ms on the store lane). A row changes when it is stale, has no time yet, would move its time (then
+    last_value_at <= ts - resolution <= newest - resolution) or changes quality (only bounded here when the whole
+    batch has one quality)."""
+    newest = max(datetime.fromisoformat(ts_text) for ts_text, _quality in latest.values())
+    qualities = {quality for _ts, quality in latest.values()}
+    if len(qualities) > 1:
+        return Q()
+    return (Q(stale_since__isnull=False) | Q(last_value_at__isnull=True)
+            | Q(last_value_at__lte=newest - FRESHNESS_RESOLUTION) | ~Q(last_quality=qualities.pop()))
 
 
 def _write_freshness(changes: list[tuple[int, datetime, str]]) -> None:

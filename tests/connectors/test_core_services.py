@@ -10,7 +10,7 @@ from connectors.models import ConnectorStatus, TagMapping
 from connectors.outbox import Batch
 from connectors.seams import data_resumed, data_stale
 from qms.models import DeadLetter, Measurement
-from tests.factories import ConnectorFactory, TagMappingFactory
+from tests.factories import CharacteristicFactory, ConnectorFactory, TagMappingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -147,5 +147,41 @@ def test_the_runner_backend_finds_a_recreated_connector_once_the_configuration_c
     old.save()
     new = ConnectorFactory(site=old.site, name="opc")
     backend.config_version.__wrapped__(backend)
-    _runner_deliver(backend, Batch("e:S1/opc:2-2", "S1/opc", 2, 2, readings(tag, [231.0], start=NOW + timedelta(seconds=5)), 0))
+    later = readings(tag, [231.0], start=NOW + timedelta(seconds=5))
+    _runner_deliver(backend, Batch("e:S1/opc:2-2", "S1/opc", 2, 2, later, 0))
     assert [ConnectorStatus.objects.get(connector=c).stored for c in (old, new)] == [1, 1]
+
+
+def _heard(tag, at, quality="good", value=230.0):
+    """One reading of `tag` received at `at`."""
+    return Envelope(connector="S1/opc", source_ref=tag.source_ref, characteristic=tag.characteristic.code,
+                    value=value, raw_value=value, quality=quality, source_ts=at, server_ts=None,
+                    received_ts=at).to_json()
+
+
+def _freshness(tag):
+    tag.refresh_from_db()
+    return tag.last_value_at, tag.last_quality
+
+
+def test_a_tag_heard_again_within_the_resolution_keeps_its_time_and_moves_it_after(tag):
+    services.store_readings("e:S1/opc:1-1", [_heard(tag, NOW)])
+    services.store_readings("e:S1/opc:2-2", [_heard(tag, NOW + timedelta(seconds=0.5))])
+    assert _freshness(tag) == (NOW, "good")
+    services.store_readings("e:S1/opc:3-3", [_heard(tag, NOW + timedelta(seconds=1))])
+    assert _freshness(tag) == (NOW + timedelta(seconds=1), "good")
+
+
+def test_a_changed_quality_is_recorded_within_the_resolution(tag):
+    services.store_readings("e:S1/opc:1-1", [_heard(tag, NOW)])
+    services.store_readings("e:S1/opc:2-2", [_heard(tag, NOW + timedelta(seconds=0.2), quality="uncertain")])
+    assert _freshness(tag) == (NOW + timedelta(seconds=0.2), "uncertain")
+
+
+def test_a_changed_quality_is_recorded_in_a_batch_of_several_qualities(tag):
+    other = TagMappingFactory(connector=tag.connector, source_ref="ns=2;s=Z3",
+                              characteristic=CharacteristicFactory(site=tag.characteristic.site))
+    services.store_readings("e:S1/opc:1-2", [_heard(tag, NOW), _heard(other, NOW)])
+    services.store_readings("e:S1/opc:3-4", [_heard(tag, NOW + timedelta(seconds=0.2), quality="uncertain"),
+                                             _heard(other, NOW + timedelta(seconds=0.2))])
+    assert [_freshness(tag), _freshness(other)] == [(NOW + timedelta(seconds=0.2), "uncertain"), (NOW, "good")]
