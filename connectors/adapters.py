@@ -16,6 +16,8 @@ polled by Celery beat, not hosted by the runner.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import importlib
 import logging
 from datetime import UTC, datetime
@@ -79,7 +81,20 @@ class Adapter(abc.ABC):
         """Hand readings to the sink (durable when this returns) and count them."""
         if not envelopes:
             return
-        await self.sink.put(envelopes)
+        # The outbox write runs on its own thread and lands even when this task is cancelled meanwhile (a config
+        # change, a stop): wait for it and count what it wrote before giving in, or `received` trails `stored`.
+        write = asyncio.ensure_future(self.sink.put(envelopes))
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await write
+            if write.done() and not write.cancelled() and write.exception() is None:
+                self._count(envelopes)
+            raise
+        self._count(envelopes)
+
+    def _count(self, envelopes: list[Envelope]) -> None:
         bad = sum(1 for e in envelopes if e.quality == "bad")
         latest = max((e.source_ts or e.received_ts for e in envelopes), default=None)
         self.health.counted(len(envelopes), bad, latest)
