@@ -3,7 +3,15 @@ import redis as redis_lib
 from django.conf import settings
 
 from tests.service_policy import require_service
-from traceability.verdicts import store
+from traceability.verdicts import access, store
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Every test starts and ends with an empty in-process token cache (grants are cached for 5 s per process)."""
+    access.forget_cached_tokens()
+    yield
+    access.forget_cached_tokens()
 
 
 @pytest.fixture

@@ -15,13 +15,6 @@ ONE = "/api/v1/verdicts/lots/{}/"
 QUERY = "/api/v1/verdicts/query/"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    access.forget_cached_tokens()
-    yield
-    access.forget_cached_tokens()
-
-
 @pytest.fixture
 def site(db):
     return SiteFactory(code="S1")

@@ -28,13 +28,6 @@ from traceability.verdicts.write_through import note_lots_changed
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    access.forget_cached_tokens()
-    yield
-    access.forget_cached_tokens()
-
-
 @pytest.fixture
 def world(verdict_cache, django_capture_on_commit_callbacks):
     site = SiteFactory(code="S1")

@@ -19,13 +19,6 @@ from traceability.verdicts.lane import LANE_SKIPS, VerdictLaneHandler, lane_midd
 pytestmark = pytest.mark.usefixtures("no_redis")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    access.forget_cached_tokens()
-    yield
-    access.forget_cached_tokens()
-
-
 @pytest.fixture
 def stacks(production_security):
     """(the WSGI application with the lane, the full stack alone), built after the settings are in place."""
