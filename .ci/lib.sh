@@ -52,4 +52,24 @@ psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres"
 PYEOF
 }
 
+ensure_database() { "$VENV/bin/python" - "$1" <<'PYEOF'
+import sys
+from urllib.parse import unquote, urlsplit
+
+import psycopg2
+from psycopg2 import sql
+
+url = urlsplit(sys.argv[1])
+name = unquote(url.path.lstrip("/"))
+connection = psycopg2.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+                              password=unquote(url.password) if url.password else None, dbname="postgres")
+connection.autocommit = True
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    if cursor.fetchone() is None:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+connection.close()
+PYEOF
+}
+
 redis_up() { "$VENV/bin/python" -c "import redis; redis.Redis(host='127.0.0.1', port=6379, socket_timeout=2).ping()" 2>/dev/null; }
