@@ -3,6 +3,7 @@ import redis as redis_lib
 from django.conf import settings
 
 from tests.service_policy import require_service
+from traceability.seams import verdicts_changed
 from traceability.verdicts import access, store
 
 
@@ -12,6 +13,18 @@ def _fresh_token_cache():
     access.forget_cached_tokens()
     yield
     access.forget_cached_tokens()
+
+
+@pytest.fixture
+def captured():
+    """The VerdictChanges sent on verdicts_changed during the test."""
+    captured_changes = []
+
+    def listen(sender, site_id, changes: list, **kwargs):
+        captured_changes.extend(changes)
+    verdicts_changed.connect(listen, dispatch_uid="tests-verdicts-captured")
+    yield captured_changes
+    verdicts_changed.disconnect(dispatch_uid="tests-verdicts-captured")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from connectors.models import Connector, WriteBackCommand
 from tests.factories import LotFactory, SiteFactory
 from tests.factories_verdicts import decide, hold_lots
-from traceability.seams import VerdictChange, verdicts_changed
+from traceability.seams import VerdictChange
 from traceability.verdicts.push import push_verdict_changes
 
 pytestmark = pytest.mark.usefixtures("no_redis")
@@ -19,17 +19,6 @@ def site(db):
 def webhook(site):
     return Connector.objects.create(site=site, name="MES-HOOK", kind="webhook", shadow_mode=True,
                                     config={"url": "http://mes.invalid/hook"}, verdict_push_target="/verdicts")
-
-
-@pytest.fixture
-def captured():
-    captured_changes = []
-
-    def listen(sender, site_id, changes: list, **kwargs):
-        captured_changes.extend(changes)
-    verdicts_changed.connect(listen, dispatch_uid="test-capture")
-    yield captured_changes
-    verdicts_changed.disconnect(dispatch_uid="test-capture")
 
 
 def test_a_hold_sends_the_change_with_previous_and_change_number(site, captured, django_capture_on_commit_callbacks):

@@ -2,7 +2,6 @@
 import pytest
 
 from tests.factories import LotFactory, SiteFactory
-from traceability.seams import verdicts_changed
 from traceability.verdicts import cache as cache_module
 
 CODES = ["L-1", "L-2", "L-3", "L-4"]
@@ -21,15 +20,3 @@ def site(db):
 @pytest.fixture
 def lots(site):
     return [LotFactory(site=site, code=code) for code in CODES]
-
-
-@pytest.fixture
-def captured():
-    """The VerdictChanges sent on verdicts_changed during the test."""
-    captured_changes = []
-
-    def listen(sender, site_id, changes: list, **kwargs):
-        captured_changes.extend(changes)
-    verdicts_changed.connect(listen, dispatch_uid="big-batch-captured")
-    yield captured_changes
-    verdicts_changed.disconnect(dispatch_uid="big-batch-captured")
