@@ -325,17 +325,13 @@ class DjangoRunnerBackend:
         self.confirm_wait_s = confirm_wait_s
         self._sent_at: dict[str, float] = {}
         # Connectors by key, kept between batches (a lookup per batch was ~12 % of a runner's CPU at 10,000
-        # values/s); forgotten whenever the group's configuration version changes (rename, site move, re-creation).
+        # values/s); forgotten whenever the runner reloads the specs, which it does exactly when the group's
+        # configuration version changed (rename, site move, re-creation).
         self._connectors: dict[str, Connector] = {}
-        self._connectors_version: str | None = None
 
     @_fresh_connection
     def config_version(self) -> str:
-        version = config_version(self.group)
-        if version != self._connectors_version:
-            self._connectors.clear()
-            self._connectors_version = version
-        return version
+        return config_version(self.group)
 
     def _connector(self, key: str) -> Connector:
         connector = self._connectors.get(key)
@@ -345,6 +341,7 @@ class DjangoRunnerBackend:
 
     @_fresh_connection
     def load_specs(self) -> list[ConnectorSpec]:
+        self._connectors.clear()
         return load_specs(self.group)
 
     @_fresh_connection
