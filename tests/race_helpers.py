@@ -1,5 +1,6 @@
 """Two transactions made to meet at a chosen point: one paused inside (`pause_after`), the other started meanwhile
-(`in_thread`) — the deterministic form of a race, for lock-order tests on PostgreSQL's real row locks."""
+(`in_thread`) — the deterministic form of a race, for lock-order tests on PostgreSQL's real row locks.
+`while_paused` is the whole race."""
 from __future__ import annotations
 
 import importlib
@@ -36,3 +37,17 @@ def in_thread(call, outcomes: list) -> threading.Thread:
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def while_paused(target: str, first, second) -> list:
+    """Run `first` in a thread until `target` (a module attribute it calls) has returned, pause it there with its
+    transaction open, and run `second` in another thread meanwhile. Returns what both returned or raised, in the order
+    they finished."""
+    outcomes, reached = [], threading.Event()
+    with pause_after(target, reached):
+        one = in_thread(first, outcomes)
+        assert reached.wait(20), f"{target} was not reached"
+        two = in_thread(second, outcomes)
+        one.join(60)
+        two.join(60)
+    return outcomes

@@ -1,13 +1,12 @@
 """Races on PostgreSQL's real row locks: two deciders on one lot, a hold placed while a run starts, two holds at once,
 a genealogy edge recorded while a propagating hold is placed."""
-import threading
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from tests.factories_holds import PASSWORD, Plant, at
-from tests.race_helpers import in_thread, pause_after
+from tests.race_helpers import while_paused
 from tests.test_lots_concurrency import race
 from traceability import services
 from traceability.models import Hold, HoldLot
@@ -82,13 +81,9 @@ def test_an_edge_recorded_while_a_propagating_freeze_traces_is_held(plant):
     freeze's commit and then finds the hold (without the shared site lock it saw no hold, the freeze no edge)."""
     parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
     child = plant.lot("CHILD")
-    outcomes, traced = [], threading.Event()
-    with pause_after("traceability.services.holds._materialise", traced):
-        freeze = in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
-        assert traced.wait(10)                                             # traced and inserted, not committed
-        edge = in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
-        freeze.join(30)
-        edge.join(30)
+    outcomes = while_paused("traceability.services.holds._materialise",
+                            lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"),
+                            lambda: services.add_genealogy_edge(parent, child, 1.0))
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert HoldLot.objects.filter(lot=child).exists()
 
@@ -97,28 +92,18 @@ def test_a_freeze_placed_while_an_edge_is_being_recorded_traces_it(plant):
     """The edge is written but not committed when the freeze starts: the freeze waits and then traces it."""
     parent = plant.lot("PARENT", equipment=plant.imm02, start=1, end=2)
     child = plant.lot("CHILD")
-    outcomes, written = [], threading.Event()
-    with pause_after("traceability.services.hold_propagation.hold_new_child", written):
-        edge = in_thread(lambda: services.add_genealogy_edge(parent, child, 1.0), outcomes)
-        assert written.wait(10)                                            # edge written, no hold found, not committed
-        freeze = in_thread(lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"), outcomes)
-        edge.join(30)
-        freeze.join(30)
+    outcomes = while_paused("traceability.services.hold_propagation.hold_new_child",
+                            lambda: services.add_genealogy_edge(parent, child, 1.0),
+                            lambda: freeze_window(plant.imm02, at(0), at(3), reason="drift"))
     assert not any(isinstance(o, Exception) for o in outcomes), outcomes
     assert HoldLot.objects.filter(lot=child).exists()
 
 
 def _while_a_decider_holds_the_hold(plant, entry, call) -> list:
     """`call` runs while an engineer's decision on `entry` has locked its hold and is about to sign (audit head)."""
-    outcomes, locked = [], threading.Event()
-    with pause_after("traceability.services.holds._locked_hold", locked):
-        decide = in_thread(lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
-                                                    password=PASSWORD, meaning="re-inspected"), outcomes)
-        assert locked.wait(10)
-        other = in_thread(call, outcomes)
-        decide.join(30)
-        other.join(30)
-    return outcomes
+    return while_paused("traceability.services.holds._locked_hold",
+                        lambda: dispose_hold_lot(entry.pk, disposition="release", user=plant.engineer,
+                                                 password=PASSWORD, meaning="re-inspected"), call)
 
 
 def test_a_decision_on_an_open_window_hold_and_a_lot_starting_under_it_do_not_deadlock(plant):

@@ -2,21 +2,18 @@
 entry locks the chain head; a run start locks the equipment and the holds its run joins, then appends its own audit
 entry. The reaction takes the freeze's locks before it raises the alarm, and a clear locks the windows it closes
 before its event, so the two queue up instead of deadlocking (which used to cost the freeze or the run)."""
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
 from qms.models import Alarm, Characteristic, Equipment, Site
-from qms.services import alarms, reactions, rule_cache
+from qms.services import rule_cache
 from qms.services.ingest import ingest_measurements
 from tests.factories import LotFactory
-from tests.race_helpers import in_thread
+from tests.race_helpers import while_paused
 from traceability.models import Hold, HoldLot, Lot
 from traceability.services.lots import register_lot
 from traceability.services.runs import start_lot_run
@@ -54,28 +51,10 @@ def scene():
                  nominal=Characteristic.objects.get(site=site, code=CODE).nominal)
 
 
-def _race(pausing, paused: threading.Event, first, second) -> list:
-    """`first` runs with `pausing` patched in (it sets `paused`, then sleeps); `second` starts once it has."""
-    outcomes = []
-    with pausing:
-        one = in_thread(first, outcomes)
-        assert paused.wait(20)
-        two = in_thread(second, outcomes)
-        one.join(60)
-        two.join(60)
-    return outcomes
-
-
 def test_a_lot_starting_while_the_alarm_freezes_its_machine_queues_and_is_held(scene):
-    raised, original_act = threading.Event(), reactions._act
-
-    def act_after_a_pause(*args, **kwargs):  # the alarm is raised (head locked); the freeze comes next
-        raised.set()
-        time.sleep(0.8)
-        return original_act(*args, **kwargs)
-
-    outcomes = _race(mock.patch.object(reactions, "_act", act_after_a_pause), raised,
-                     lambda: scene.send(scene.nominal + 4.0, scene.t0), scene.start_newcomer)
+    # paused once the alarm is raised (its audit entry holds the chain head), before the freeze
+    outcomes = while_paused("qms.services.alarms.raise_alarm",
+                            lambda: scene.send(scene.nominal + 4.0, scene.t0), scene.start_newcomer)
 
     assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
     alarm = Alarm.objects.get()
@@ -87,17 +66,9 @@ def test_a_lot_starting_while_the_alarm_freezes_its_machine_queues_and_is_held(s
 def test_a_lot_starting_while_the_alarm_clears_does_not_deadlock(scene):
     scene.send(scene.nominal + 4.0, scene.t0)
     hold = Hold.objects.get()
-    cleared, original = threading.Event(), alarms._record_transition
-
-    def pause_after_the_clear_event(alarm, kind, **kwargs):  # its audit entry holds the chain head now
-        event = original(alarm, kind, **kwargs)
-        if kind == "cleared":
-            cleared.set()
-            time.sleep(0.8)
-        return event
-
-    outcomes = _race(mock.patch.object(alarms, "_record_transition", pause_after_the_clear_event), cleared,
-                     lambda: scene.send(scene.nominal, scene.t0 + timedelta(seconds=60)), scene.start_newcomer)
+    # paused once the clear's event is recorded (its audit entry holds the chain head), before the windows close
+    outcomes = while_paused("qms.services.alarms._record_transition",
+                            lambda: scene.send(scene.nominal, scene.t0 + timedelta(seconds=60)), scene.start_newcomer)
 
     assert not any(isinstance(outcome, Exception) for outcome in outcomes), outcomes
     hold.refresh_from_db()
