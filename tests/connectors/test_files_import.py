@@ -6,7 +6,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.utils.translation import trans_real
+from django.utils.translation import override, trans_real
 
 from connectors.files.service import import_file, poll_drop_directory, preview_file
 from connectors.models import ImportedFile
@@ -61,6 +61,12 @@ def test_import_stores_the_mapped_values_and_keeps_the_row_errors(connector):
     assert record.row_errors == [{"row": 3, "column": "二区温度", "reason": "not a number: 'abc'"}]
     assert Measurement.objects.filter(characteristic__code="IMM01.BARREL_Z2.TEMP").count() == 2
     assert set(Measurement.objects.values_list("lot_code", flat=True)) == {"批次-01"}
+
+
+def test_row_problems_are_kept_in_the_language_of_the_import(connector, chinese_catalogue):
+    with override("zh-hans"):
+        record = import_file(connector, "line1.csv", gbk_file()).record
+    assert record.row_errors == [{"row": 3, "column": "二区温度", "reason": "不是数字：'abc'"}]
 
 
 def test_reimporting_the_same_file_stores_nothing_twice(connector):
