@@ -3,32 +3,24 @@ production starts it, against this test's database and Redis, answering MES over
 import http.client
 import json
 import os
-import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from qms.auth.tokens import issue_token
+from tests.e2e.stack import REPO, free_port, port_open
 from tests.factories import LotFactory, SiteFactory
 from tests.factories_verdicts import hold_lots
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def mes_server(tmp_path, verdict_cache):
-    port, database = _free_port(), settings.DATABASES["default"]
+    port, database = free_port(), settings.DATABASES["default"]
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "MES_WORKERS": "1", "LOG_LEVEL": "WARNING",
            "PATH": f"{REPO / '.venv/bin'}:{os.environ.get('PATH', '')}", "DJANGO_SETTINGS_MODULE": "qms.settings",
            "DJANGO_DEBUG": "1", "QP_VAR_DIR": str(tmp_path), "REDIS_URL": settings.REDIS_URL,
@@ -38,13 +30,10 @@ def mes_server(tmp_path, verdict_cache):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert server.poll() is None, "docker/mes-server.sh exited"
-                time.sleep(0.2)
+        while not port_open(port):
+            assert server.poll() is None, "docker/mes-server.sh exited"
+            assert time.monotonic() < deadline, "docker/mes-server.sh did not listen within 60 s"
+            time.sleep(0.2)
         yield port
     finally:
         server.terminate()
