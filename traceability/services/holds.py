@@ -113,10 +113,7 @@ def place_hold(site: Site, *, reason: str, lots: Iterable[str | Lot] = (), equip
     if source not in Hold.Source.values:
         raise HoldError("invalid_source", _("Unknown hold source %(source)r.") % {"source": source}, field="source")
     with transaction.atomic():
-        if equipment is not None:
-            lock_equipment(equipment.pk)  # a run starting now either is seen here or sees this hold
-        if propagate_forward:
-            lock_site_genealogy(site.pk)  # an edge recorded now either is traced here or sees this hold
+        _lock_scope(site.pk, equipment, propagate_forward)
         # The audit entries (the hold's history and "place_hold") join the chain when this block ends, so the chain
         # head — which every audited write in the system waits for — is locked after the trace and the insert, not
         # during them. Still before the verdict hook's LotVerdict row locks: head → LotVerdict, as every hold writer.
@@ -144,9 +141,15 @@ def lock_for_freeze(equipment: Equipment, *, propagate_forward: bool) -> None:
     """The locks `freeze_window` takes first (equipment row; the site's genealogy lock when it propagates), for a
     caller that appends to the audit chain before it freezes in the same transaction: taking them before keeps the
     chain head the last lock (qms.audit.chain). Taking them again in `freeze_window` is a no-op."""
-    lock_equipment(equipment.pk)
+    _lock_scope(equipment.site_id, equipment, propagate_forward)
+
+
+def _lock_scope(site_id: int, equipment: Equipment | None, propagate_forward: bool) -> None:
+    """The first locks of a hold being placed (`place_hold`, and ahead of it `lock_for_freeze`)."""
+    if equipment is not None:
+        lock_equipment(equipment.pk)  # a run starting now either is seen here or sees this hold
     if propagate_forward:
-        lock_site_genealogy(equipment.site_id)
+        lock_site_genealogy(site_id)  # an edge recorded now either is traced here or sees this hold
 
 
 def freeze_window(equipment: Equipment, start: datetime, end: datetime | None = None, *, reason: str,
