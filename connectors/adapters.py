@@ -87,9 +87,8 @@ class Adapter(abc.ABC):
         try:
             await asyncio.shield(write)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):   # a failed write is not counted
                 await write
-            if write.done() and not write.cancelled() and write.exception() is None:
                 self._count(envelopes)
             raise
         self._count(envelopes)
