@@ -47,12 +47,23 @@ def forget_cached_tokens() -> None:
     _grants.clear()
 
 
+_NOT_CACHED = object()
+
+
+def _cached_grant(digest: str):
+    """The grant cached for this token digest (None: no such token), or _NOT_CACHED when none is or its time is up."""
+    cached = _grants.get(digest)
+    if cached is None or cached[0] <= time.monotonic():
+        return _NOT_CACHED
+    return cached[1]
+
+
 def _grant(raw: str) -> TokenGrant | None:
     digest = hash_token(raw)
+    cached = _cached_grant(digest)
+    if cached is not _NOT_CACHED:
+        return cached
     now = time.monotonic()
-    cached = _grants.get(digest)
-    if cached is not None and cached[0] > now:
-        return cached[1]
     token = ApiToken.objects.select_related("site").filter(token_hash=digest).first()
     grant = None
     if token is not None:
@@ -137,10 +148,10 @@ def cached_token_site(request) -> int | None:
     parts = header.split()
     if len(parts) != 2:
         return None
-    cached = _grants.get(hash_token(parts[1]))
-    if cached is None or cached[0] <= time.monotonic() or cached[1] is None:
+    grant = _cached_grant(hash_token(parts[1]))
+    if grant is _NOT_CACHED or grant is None:
         return None
     try:
-        return _granted_site(cached[1], request.GET.get("site") or None)
+        return _granted_site(grant, request.GET.get("site") or None)
     except AccessDenied:
         return None
