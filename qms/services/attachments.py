@@ -128,23 +128,24 @@ def add_attachment(record, *, user, uploaded_file, site_id: int | None = None) -
     digest = hashlib.sha256(data).hexdigest()
     site_id = site_id if site_id is not None else record.site_id
     extension = os.path.splitext(name)[1].lower()
-    with transaction.atomic():
-        _check_record_accepts_attachments(record)
-        attachment = Attachment(
-            site_id=site_id, record_model=record._meta.label_lower, record_pk=str(record.pk), original_name=name,
-            content_type=content_type, size=len(data), sha256=digest, uploaded_by=user,
-        )
-        # A content-derived file name: nothing of the client's name reaches the file system.
-        attachment.file.save(f"{digest[:32]}{extension}", ContentFile(data), save=False)
-        try:
+    attachment = Attachment(
+        site_id=site_id, record_model=record._meta.label_lower, record_pk=str(record.pk), original_name=name,
+        content_type=content_type, size=len(data), sha256=digest, uploaded_by=user,
+    )
+    try:
+        with transaction.atomic():
+            _check_record_accepts_attachments(record)
+            # A content-derived file name: nothing of the client's name reaches the file system.
+            attachment.file.save(f"{digest[:32]}{extension}", ContentFile(data), save=False)
             attachment.save()
             record_audit(action="attach", model=record._meta.label_lower, object_pk=record.pk,
                          object_repr=str(record)[:200], site_id=site_id,
                          changes={"attachment": [None, {"id": attachment.pk, "name": name, "sha256": digest,
                                                         "size": len(data), "content_type": content_type}]})
-        except Exception:  # no row, no file (a rollback of an enclosing transaction: sweep_orphan_files)
+    except Exception:  # no row, no file — also when the commit itself fails (an enclosing transaction's later
+        if attachment.file:  # rollback: sweep_orphan_files)
             attachment.file.delete(save=False)
-            raise
+        raise
     return attachment
 
 

@@ -177,3 +177,13 @@ def test_the_sweep_task_runs_with_nothing_stored(plant):
     from qms.attachment_tasks import sweep_orphan_attachments
 
     assert sweep_orphan_attachments() == 0
+
+
+def test_an_attachment_whose_audit_entry_fails_leaves_neither_row_nor_file(plant, settings, monkeypatch):
+    def broken_audit(**kwargs):
+        raise RuntimeError("audit chain unavailable")
+
+    monkeypatch.setattr("qms.services.attachments.record_audit", broken_audit)
+    with pytest.raises(RuntimeError):
+        add_attachment(plant.nc(), user=plant.operator, uploaded_file=upload("photo.png", PNG))
+    assert not Attachment.objects.exists() and _stored_files(settings.MEDIA_ROOT) == set()
